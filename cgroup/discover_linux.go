@@ -1,0 +1,240 @@
+package cgroup
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Group is the calling process's cgroup, resolved once by Open.
+type Group struct {
+	mode Mode
+	self bool // a view of this process: consult its CPU affinity
+
+	// One hierarchy per controller we read. On v2 several point to the same
+	// unified hierarchy; on v1 each has its own; nil where not found.
+	cpu, cpuacct, cpuset, memory, pids, unified *hierarchy
+
+	mu         sync.Mutex // guards buf, the plans' cached values, affinity
+	buf        []byte
+	small      [192]byte // v1 CFS period and the joined quota/period value
+	limitPlan  []limitFile
+	statsPlan  statsPlan
+	affinity   [16]uint64 // room for 1024 CPUs
+	affinityN  int
+	affinityS  string
+	affinitySz int
+}
+
+// hierarchy is one mounted cgroup hierarchy as the process sees it.
+type hierarchy struct {
+	v2     bool
+	levels []level // the process's own cgroup first, then each ancestor up to the mount root
+}
+
+// level is one cgroup directory on the way from the process's cgroup to the
+// mount root.
+type level struct {
+	dir    string // directory on the filesystem, under the Open root
+	cgroup string // path as /proc/self/cgroup names it ("/kubepods/pod1")
+}
+
+// file returns the path of an interface file of level i.
+func (h *hierarchy) file(i int, name string) cpath {
+	return newCPath(filepath.Join(h.levels[i].dir, name))
+}
+
+// Bounds on the two files read once at Open.
+const (
+	maxProcCgroup = 1 << 20
+	maxMountinfo  = 16 << 20
+)
+
+func open(o options) (*Group, error) {
+	procCgroup := filepath.Join(o.root, "proc/self/cgroup")
+	data, err := readBounded(procCgroup, maxProcCgroup)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := parseProcCgroup(data)
+	if err != nil {
+		return nil, &FileError{Path: procCgroup, Err: fmt.Errorf("%w: %v", errSyntax, err)}
+	}
+	mountinfo := filepath.Join(o.root, "proc/self/mountinfo")
+	data, err = readBounded(mountinfo, maxMountinfo)
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := parseMountinfo(data)
+	if err != nil {
+		return nil, &FileError{Path: mountinfo, Err: fmt.Errorf("%w: %v", errSyntax, err)}
+	}
+
+	g := &Group{self: filepath.Clean(o.root) == "/", buf: make([]byte, fileBufSize)}
+	v1 := map[string]*hierarchy{}
+	for _, l := range lines {
+		if l.controllers == nil {
+			if m := pickMount(mounts, l.path, nil); m != nil {
+				g.unified = newHierarchy(o.root, m, l.path)
+			}
+			continue
+		}
+		m := pickMount(mounts, l.path, l.controllers)
+		if m == nil {
+			continue
+		}
+		h := newHierarchy(o.root, m, l.path)
+		for _, c := range l.controllers {
+			v1[c] = h
+		}
+	}
+
+	// The kernel binds each controller to one hierarchy: where a v1
+	// hierarchy has it, the unified one cannot, so v1 wins.
+	pick := func(name string) *hierarchy {
+		if h := v1[name]; h != nil {
+			return h
+		}
+		if g.unified != nil && g.unified.has(name) {
+			return g.unified
+		}
+		return nil
+	}
+	g.cpu, g.cpuacct, g.cpuset, g.memory, g.pids =
+		pick("cpu"), v1["cpuacct"], pick("cpuset"), pick("memory"), pick("pids")
+	if g.cpuacct == nil {
+		g.cpuacct = g.cpu // v2 (and v1 "cpu,cpuacct") keep usage beside the quota
+	}
+
+	anyV1 := false
+	for _, c := range []string{"cpu", "cpuacct", "cpuset", "memory", "pids"} {
+		if v1[c] != nil {
+			anyV1 = true
+		}
+	}
+	switch {
+	case anyV1 && g.unified != nil:
+		g.mode = ModeHybrid
+	case anyV1:
+		g.mode = ModeV1
+	case g.unified != nil:
+		g.mode = ModeV2
+	default:
+		return nil, fmt.Errorf("%w (read %s and %s)", ErrNoCgroup, procCgroup, mountinfo)
+	}
+	g.limitPlan = g.planLimits()
+	g.statsPlan = g.planStats()
+	return g, nil
+}
+
+// pickMount finds the mount that shows the cgroup at path: for v1 one whose
+// super options name every controller of the hierarchy, for v2 a cgroup2
+// mount. The mount's root must contain path, or path is not reachable
+// through it. Of several (bind mounts), the one whose root is shortest shows
+// the most ancestors.
+func pickMount(mounts []mount, path string, controllers []string) *mount {
+	var best *mount
+	for i := range mounts {
+		m := &mounts[i]
+		if m.v2 != (controllers == nil) || !under(path, m.root) {
+			continue
+		}
+		if !m.v2 && !hasAll(m.options, controllers) {
+			continue
+		}
+		if best == nil || len(m.root) < len(best.root) {
+			best = m
+		}
+	}
+	return best
+}
+
+func hasAll(opts, want []string) bool {
+	for _, w := range want {
+		found := false
+		for _, o := range opts {
+			if o == w {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// under reports whether cgroup path p is root or below it, comparing whole
+// path elements ("/a/bc" is not under "/a/b").
+func under(p, root string) bool {
+	if root == "/" || p == root {
+		return strings.HasPrefix(p, "/")
+	}
+	return strings.HasPrefix(p, root) && p[len(root)] == '/'
+}
+
+// newHierarchy lists the directories from the process's cgroup at path up to
+// the mount's root, translating cgroup paths into paths under the mount
+// point (the mount shows root at mountPoint).
+func newHierarchy(fsRoot string, m *mount, path string) *hierarchy {
+	h := &hierarchy{v2: m.v2}
+	for p := path; ; {
+		rel := strings.TrimPrefix(p, m.root)
+		if m.root == "/" {
+			rel = p
+		}
+		h.levels = append(h.levels, level{
+			dir:    filepath.Join(fsRoot, m.mountPoint, rel),
+			cgroup: p,
+		})
+		if p == m.root || p == "/" {
+			break
+		}
+		p = parentPath(p)
+		if !under(p, m.root) {
+			break
+		}
+	}
+	return h
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexByte(strings.TrimSuffix(p, "/"), '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+// has reports whether the unified hierarchy offers controller name to the
+// process's cgroup: its cgroup.controllers lists it.
+func (h *hierarchy) has(name string) bool {
+	data, err := readBounded(filepath.Join(h.levels[0].dir, "cgroup.controllers"), 4096)
+	if err != nil {
+		return false
+	}
+	for _, c := range strings.Fields(string(data)) {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Group) paths() map[string]string {
+	if g == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for name, h := range map[string]*hierarchy{
+		"cpu": g.cpu, "cpuacct": g.cpuacct, "cpuset": g.cpuset,
+		"memory": g.memory, "pids": g.pids, "unified": g.unified,
+	} {
+		if h != nil {
+			out[name] = h.levels[0].dir
+		}
+	}
+	return out
+}

@@ -1,0 +1,66 @@
+package cgroup
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	root string
+}
+
+// WithRoot makes Open read proc/self/cgroup, proc/self/mountinfo and every
+// mount point named in that mountinfo under dir instead of under /. Use it
+// for fixtures in tests, and to read a host-mounted view of a container's
+// files. With a root other than "/" the calling process's CPU affinity mask
+// is not consulted (it belongs to a different process than the view), so
+// Limits.CPUs comes from the cpuset alone.
+func WithRoot(dir string) Option {
+	return func(o *options) { o.root = dir }
+}
+
+// Open resolves the calling process's cgroups once, from /proc/self/cgroup and
+// /proc/self/mountinfo, and decides which interface files Limits and Stats
+// read. It does not read any limit yet.
+//
+// Open returns an error wrapping ErrNoCgroup when the process has no cgroup
+// filesystem (check with errors.Is), ErrUnsupported off Linux, and a
+// *FileError when a file could not be read or parsed.
+//
+// A Group is safe for concurrent use. Open it once and keep it: Limits and
+// Stats re-read only the limit and counter files, which is cheap. Open again
+// if the process is moved to another cgroup or controllers are enabled after
+// Open (Kubernetes does neither to a running container; an in-place resize
+// only rewrites the limit files, which Limits sees).
+func Open(opts ...Option) (*Group, error) {
+	o := options{root: "/"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.root == "" {
+		o.root = "/"
+	}
+	return open(o)
+}
+
+// Mode reports which hierarchies the process's controllers are on.
+func (g *Group) Mode() Mode { return g.mode }
+
+// Limits re-reads the limit files and returns the effective limits: for each
+// kind, the tightest value over the process's cgroup and its ancestors, with
+// the file it came from. It does not re-parse mountinfo.
+//
+// If a file cannot be read or parsed, Limits returns the limits it could
+// read together with an error that names each such file; a caller that acts
+// on limits should keep its previous decision for the affected limit rather
+// than take a partial Limits for "no limit".
+func (g *Group) Limits() (Limits, error) { return g.limits() }
+
+// Stats reads the usage counters of the process's own cgroup. Like Limits,
+// it returns what it could read along with an error naming each file it
+// could not.
+func (g *Group) Stats() (Stats, error) { return g.stats() }
+
+// Paths reports the cgroup directories Open resolved, keyed by controller
+// ("cpu", "memory", "cpuset", "pids", "cpuacct", and "unified" for the v2
+// hierarchy), as paths under the root given to Open. It is for diagnostics:
+// examples/basic prints it.
+func (g *Group) Paths() map[string]string { return g.paths() }

@@ -1,0 +1,285 @@
+package cgroup
+
+import (
+	"bytes"
+	"errors"
+	"math/bits"
+	"runtime"
+	"strconv"
+	"syscall"
+	"unsafe"
+)
+
+// limitKind says how to read one planned limit file.
+type limitKind uint8
+
+const (
+	kCPUMax     limitKind = iota // v2 cpu.max
+	kCFSQuota                    // v1 cpu.cfs_quota_us, with cpu.cfs_period_us in path2
+	kMemoryMax                   // v2 memory.max, v1 memory.limit_in_bytes
+	kMemoryHigh                  // v2 memory.high
+	kSwapMax                     // v2 memory.swap.max
+	kMemswMax                    // v1 memory.memsw.limit_in_bytes (memory plus swap)
+	kMemoryStat                  // v1 memory.stat: hierarchical_memory_limit, hierarchical_memsw_limit
+	kPidsMax                     // pids.max
+	kCPUSet                      // cpuset.cpus.effective (v2), cpuset.effective_cpus (v1)
+)
+
+// limitFile is a file Limits reads, decided once by Open.
+type limitFile struct {
+	kind     limitKind
+	path     cpath
+	path2    cpath // second file of a pair (v1 CFS period)
+	file     string
+	cgroup   string
+	ancestor bool
+
+	// The last content read and its string, so that a Source's Value costs
+	// an allocation only when the file changes.
+	last    []byte
+	lastStr string
+}
+
+func (f *limitFile) value(b []byte) string {
+	if f.lastStr == "" || !bytes.Equal(b, f.last) {
+		f.last = append(f.last[:0], b...)
+		f.lastStr = string(b)
+	}
+	return f.lastStr
+}
+
+func (f *limitFile) source(value string) Source {
+	return Source{File: f.file, Cgroup: f.cgroup, Ancestor: f.ancestor, Value: value}
+}
+
+// planLimits lists the files Limits reads: each limit on every level from
+// the process's cgroup up to the mount root where the file exists (the root
+// cgroup has no cpu.max or memory.max on v2), and the cpuset at the nearest
+// level that has one (it is already effective: the kernel intersects it
+// with the ancestors').
+func (g *Group) planLimits() []limitFile {
+	var plan []limitFile
+	add := func(h *hierarchy, kind limitKind, name, name2 string) {
+		if h == nil {
+			return
+		}
+		for i := range h.levels {
+			f := limitFile{kind: kind, path: h.file(i, name), file: name,
+				cgroup: h.levels[i].cgroup, ancestor: i > 0}
+			if !f.path.exists() {
+				continue
+			}
+			if name2 != "" {
+				f.path2 = h.file(i, name2)
+			}
+			plan = append(plan, f)
+		}
+	}
+	if h := g.cpu; h != nil && h.v2 {
+		add(h, kCPUMax, "cpu.max", "")
+	} else {
+		add(h, kCFSQuota, "cpu.cfs_quota_us", "cpu.cfs_period_us")
+	}
+	if h := g.memory; h != nil && h.v2 {
+		add(h, kMemoryMax, "memory.max", "")
+		add(h, kMemoryHigh, "memory.high", "")
+		add(h, kSwapMax, "memory.swap.max", "")
+	} else if h != nil {
+		add(h, kMemoryMax, "memory.limit_in_bytes", "")
+		add(h, kMemswMax, "memory.memsw.limit_in_bytes", "")
+		// Only the process's own memory.stat: its hierarchical_* lines
+		// already fold in every ancestor, even those the mount hides.
+		f := limitFile{kind: kMemoryStat, path: h.file(0, "memory.stat"), cgroup: h.levels[0].cgroup}
+		if f.path.exists() {
+			plan = append(plan, f)
+		}
+	}
+	add(g.pids, kPidsMax, "pids.max", "")
+	if h := g.cpuset; h != nil {
+		name := "cpuset.effective_cpus"
+		if h.v2 {
+			name = "cpuset.cpus.effective"
+		}
+		for i := range h.levels {
+			f := limitFile{kind: kCPUSet, path: h.file(i, name), file: name,
+				cgroup: h.levels[i].cgroup, ancestor: i > 0}
+			if f.path.exists() {
+				plan = append(plan, f)
+				break
+			}
+		}
+	}
+	return plan
+}
+
+func (g *Group) limits() (Limits, error) {
+	if g == nil {
+		return Limits{}, ErrNoCgroup
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	l := Limits{Mode: g.mode}
+	var errs []error
+	memsw, memswSrc := int64(0), Source{}
+	for i := range g.limitPlan {
+		f := &g.limitPlan[i]
+		data, err := f.path.read(g.buf)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		data = bytes.TrimSpace(data)
+		switch f.kind {
+		case kCPUMax, kCFSQuota:
+			quota, period, ok := parseCPUMax(data)
+			if f.kind == kCFSQuota {
+				quota, period, ok = g.readCFS(f, data)
+				if !ok {
+					errs = append(errs, syntaxError(f.path.name+" and "+f.path2.name, "want a quota and a period"))
+					continue
+				}
+			} else if !ok {
+				errs = append(errs, syntaxError(f.path.name, "want \"max|QUOTA PERIOD\", have %q", data))
+				continue
+			}
+			if quota > 0 {
+				cpus := float64(quota) / float64(period)
+				if l.CPU == 0 || cpus < l.CPU {
+					l.CPU = cpus
+					if f.kind == kCFSQuota {
+						l.CPUSource = f.source(f.lastStr)
+					} else {
+						l.CPUSource = f.source(f.value(data))
+					}
+				}
+			}
+		case kMemoryMax, kMemoryHigh, kPidsMax, kMemswMax:
+			v, ok := parseLimit(data)
+			if !ok {
+				errs = append(errs, syntaxError(f.path.name, "want a number or \"max\", have %q", data))
+				continue
+			}
+			var dst *int64
+			var src *Source
+			switch f.kind {
+			case kMemoryMax:
+				dst, src = &l.MemoryMax, &l.MemoryMaxSource
+			case kMemoryHigh:
+				dst, src = &l.MemoryHigh, &l.MemoryHighSource
+			case kPidsMax:
+				dst, src = &l.PidsMax, &l.PidsMaxSource
+			default:
+				dst, src = &memsw, &memswSrc
+			}
+			if v > 0 && (*dst == 0 || v < *dst) {
+				*dst, *src = v, f.source(f.value(data))
+			}
+		case kSwapMax:
+			v, ok := parseLimit(data)
+			if !ok {
+				errs = append(errs, syntaxError(f.path.name, "want a number or \"max\", have %q", data))
+				continue
+			}
+			noLimit := string(data) == "max"
+			if noLimit {
+				continue
+			}
+			if v == 0 || l.SwapMaxSource.IsZero() || v < l.SwapMax {
+				l.SwapMax, l.NoSwap, l.SwapMaxSource = v, v == 0, f.source(f.value(data))
+			}
+		case kMemoryStat:
+			if v, ok := kvLine(data, "hierarchical_memory_limit"); ok {
+				if n, ok := parseLimit(v); ok && n > 0 && (l.MemoryMax == 0 || n < l.MemoryMax) {
+					f.file = "hierarchical_memory_limit in memory.stat"
+					l.MemoryMax, l.MemoryMaxSource = n, f.source(f.value(v))
+				}
+			}
+			if v, ok := kvLine(data, "hierarchical_memsw_limit"); ok {
+				if n, ok := parseLimit(v); ok && n > 0 && (memsw == 0 || n < memsw) {
+					memsw = n
+					memswSrc = Source{File: "hierarchical_memsw_limit in memory.stat", Cgroup: f.cgroup, Value: strconv.FormatInt(n, 10)}
+				}
+			}
+		case kCPUSet:
+			n, ok := countCPUList(data)
+			if !ok {
+				errs = append(errs, syntaxError(f.path.name, "want a CPU list, have %q", data))
+				continue
+			}
+			if n > 0 {
+				l.CPUs, l.CPUsSource = n, f.source(f.value(data))
+			}
+		}
+	}
+	// v1 accounts memory plus swap together: the swap allowed is the
+	// difference, and none when the two limits are equal.
+	if memsw > 0 && l.MemoryMax > 0 && memsw >= l.MemoryMax {
+		l.SwapMax, l.NoSwap, l.SwapMaxSource = memsw-l.MemoryMax, memsw == l.MemoryMax, memswSrc
+	}
+	if g.self {
+		if n := g.affinityCount(); n > 0 && (l.CPUs == 0 || n < l.CPUs) {
+			l.CPUs, l.CPUsSource = n, Source{File: "sched_getaffinity", Value: g.affinityS}
+		}
+	}
+	if l.CPUs == 0 {
+		l.CPUs, l.CPUsSource = runtime.NumCPU(), Source{File: "runtime.NumCPU"}
+	}
+	return l, joinErrors(errs)
+}
+
+// readCFS reads the v1 period beside an already read quota and caches the
+// pair as "QUOTA PERIOD" for the Source. A quota of -1 means no limit.
+func (g *Group) readCFS(f *limitFile, quotaData []byte) (quota, period int64, ok bool) {
+	q, ok := parseInt(quotaData)
+	if !ok || q < -1 {
+		return 0, 0, false
+	}
+	if q == -1 {
+		return 0, 100000, true
+	}
+	pd, err := f.path2.read(g.small[:64])
+	if err != nil {
+		return 0, 0, false
+	}
+	pd = bytes.TrimSpace(pd)
+	p, ok := parseUint(pd)
+	if !ok || p == 0 {
+		return 0, 0, false
+	}
+	// Cache "QUOTA PERIOD" as the Source's value.
+	pair := append(append(append(g.small[64:64], quotaData...), ' '), pd...)
+	f.value(pair)
+	return q, int64(p), true
+}
+
+// affinityCount counts the CPUs in the calling thread's affinity mask, the
+// same mask the Go runtime counts at start for runtime.NumCPU. It is
+// re-read because it can change at run time (taskset, a CPU manager).
+func (g *Group) affinityCount() int {
+	r, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0,
+		uintptr(len(g.affinity)*8), uintptr(unsafe.Pointer(&g.affinity[0])))
+	if errno != 0 {
+		return 0
+	}
+	n := 0
+	for _, w := range g.affinity[:int(r)/8] {
+		n += bits.OnesCount64(w)
+	}
+	if n != g.affinityN || g.affinityS == "" {
+		g.affinityN, g.affinityS = n, strconv.Itoa(n)+" CPUs"
+	}
+	return n
+}
+
+// joinErrors is errors.Join without its allocation when there is nothing to
+// join (the steady state).
+func joinErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,221 @@
+package cgroup
+
+import (
+	"time"
+)
+
+// statsPlan is the set of counter files Stats reads, decided by Open; a zero
+// cpath is a file this layout does not have.
+type statsPlan struct {
+	v2Memory                  bool
+	memCurrent, memStat       cpath
+	memEvents                 cpath // v2
+	memFailcnt, memOOMControl cpath // v1
+	memKmem                   cpath // v1 memory.kmem.usage_in_bytes
+	cpuStat                   cpath // v2: usage and throttling; v1: throttling only
+	cpuacctUsage, cpuacctStat cpath // v1
+	cpuPSI, memoryPSI, ioPSI  cpath
+}
+
+func (g *Group) planStats() statsPlan {
+	var p statsPlan
+	opt := func(h *hierarchy, name string) cpath {
+		if h == nil {
+			return cpath{}
+		}
+		c := h.file(0, name)
+		if !c.exists() {
+			return cpath{}
+		}
+		return c
+	}
+	if h := g.memory; h != nil && h.v2 {
+		p.v2Memory = true
+		p.memCurrent = opt(h, "memory.current")
+		p.memStat = opt(h, "memory.stat")
+		p.memEvents = opt(h, "memory.events")
+	} else {
+		p.memCurrent = opt(h, "memory.usage_in_bytes")
+		p.memStat = opt(h, "memory.stat")
+		p.memFailcnt = opt(h, "memory.failcnt")
+		p.memOOMControl = opt(h, "memory.oom_control")
+		p.memKmem = opt(h, "memory.kmem.usage_in_bytes")
+	}
+	p.cpuStat = opt(g.cpu, "cpu.stat")
+	if h := g.cpuacct; h != nil && !h.v2 {
+		p.cpuacctUsage = opt(h, "cpuacct.usage")
+		p.cpuacctStat = opt(h, "cpuacct.stat")
+	}
+	// Pressure files live on the unified hierarchy, also on hybrid hosts
+	// whose controllers are all on v1.
+	p.cpuPSI = opt(g.unified, "cpu.pressure")
+	p.memoryPSI = opt(g.unified, "memory.pressure")
+	p.ioPSI = opt(g.unified, "io.pressure")
+	return p
+}
+
+// userHZ is the unit of v1 cpuacct.stat. The kernel's USER_HZ is 100 on every
+// architecture Go supports on Linux.
+const userHZ = 100
+
+func (g *Group) stats() (Stats, error) {
+	if g == nil {
+		return Stats{}, ErrNoCgroup
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	var s Stats
+	var errs []error
+	p := &g.statsPlan
+	read := func(c cpath) []byte {
+		if c.z == nil {
+			return nil
+		}
+		data, err := c.read(g.buf)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		return data
+	}
+	number := func(c cpath) int64 {
+		data := read(c)
+		if data == nil {
+			return 0
+		}
+		v, ok := parseInt(trim(data))
+		if !ok {
+			errs = append(errs, syntaxError(c.name, "want a number"))
+		}
+		return v
+	}
+
+	s.MemoryCurrent = number(p.memCurrent)
+	if data := read(p.memStat); data != nil {
+		prefix := "total_" // v1: hierarchical, like memory.current on v2
+		if p.v2Memory {
+			prefix = ""
+		}
+		var kernelParts int64
+		forEachKV(data, func(k []byte, v int64) {
+			key := string(k)
+			if len(key) > len(prefix) && key[:len(prefix)] == prefix {
+				key = key[len(prefix):]
+			} else if prefix != "" {
+				return
+			}
+			switch key {
+			case "anon":
+				s.Anon = v
+			case "active_anon", "inactive_anon":
+				if !p.v2Memory {
+					s.Anon += v
+				}
+			case "file":
+				s.File = v
+			case "cache":
+				if !p.v2Memory {
+					s.File = v
+				}
+			case "inactive_file":
+				s.InactiveFile = v
+			case "shmem":
+				s.Shmem = v
+			case "kernel":
+				s.Kernel = v
+			case "kernel_stack", "pagetables", "percpu", "sock", "slab":
+				kernelParts += v // kernels before 5.18 have no "kernel" line
+			}
+		})
+		if p.v2Memory && s.Kernel == 0 {
+			s.Kernel = kernelParts
+		}
+	}
+	if p.memKmem.z != nil {
+		s.Kernel = number(p.memKmem)
+	}
+	s.WorkingSet = max(s.MemoryCurrent-s.InactiveFile, 0)
+
+	if data := read(p.memEvents); data != nil {
+		forEachKV(data, func(k []byte, v int64) {
+			switch string(k) {
+			case "low":
+				s.MemoryEvents.Low = uint64(v)
+			case "high":
+				s.MemoryEvents.High = uint64(v)
+			case "max":
+				s.MemoryEvents.Max = uint64(v)
+			case "oom":
+				s.MemoryEvents.OOM = uint64(v)
+			case "oom_kill":
+				s.MemoryEvents.OOMKill = uint64(v)
+			}
+		})
+	}
+	if p.memFailcnt.z != nil {
+		s.MemoryEvents.Max = uint64(number(p.memFailcnt))
+	}
+	if data := read(p.memOOMControl); data != nil {
+		if v, ok := kvLine(data, "oom_kill"); ok {
+			n, _ := parseUint(v)
+			s.MemoryEvents.OOMKill = n
+		}
+	}
+
+	if data := read(p.cpuStat); data != nil {
+		forEachKV(data, func(k []byte, v int64) {
+			u := uint64(max(v, 0))
+			switch string(k) {
+			case "usage_usec":
+				s.CPUUsage = usec(u)
+			case "user_usec":
+				s.CPUUser = usec(u)
+			case "system_usec":
+				s.CPUSystem = usec(u)
+			case "nr_periods":
+				s.Periods = u
+			case "nr_throttled":
+				s.ThrottledPeriods = u
+			case "throttled_usec":
+				s.ThrottledTime = usec(u)
+			case "throttled_time": // v1, in nanoseconds
+				s.ThrottledTime = time.Duration(u)
+			}
+		})
+	}
+	if p.cpuacctUsage.z != nil {
+		s.CPUUsage = time.Duration(number(p.cpuacctUsage))
+	}
+	if data := read(p.cpuacctStat); data != nil {
+		forEachKV(data, func(k []byte, v int64) {
+			switch string(k) {
+			case "user":
+				s.CPUUser = time.Duration(v) * (time.Second / userHZ)
+			case "system":
+				s.CPUSystem = time.Duration(v) * (time.Second / userHZ)
+			}
+		})
+	}
+
+	for _, f := range []struct {
+		c   cpath
+		dst *Pressure
+	}{{p.cpuPSI, &s.CPUPressure}, {p.memoryPSI, &s.MemoryPressure}, {p.ioPSI, &s.IOPressure}} {
+		if data := read(f.c); data != nil {
+			if pr, ok := parsePressure(data); ok {
+				*f.dst = pr
+			} else {
+				errs = append(errs, syntaxError(f.c.name, "want PSI lines"))
+			}
+		}
+	}
+	return s, joinErrors(errs)
+}
+
+func trim(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
