@@ -3,6 +3,7 @@ package cgroup
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 )
@@ -16,7 +17,8 @@ type Group struct {
 	// unified hierarchy; on v1 each has its own; nil where not found.
 	cpu, cpuacct, cpuset, memory, pids, unified *hierarchy
 
-	mu         sync.Mutex // guards buf, the plans' cached values, affinity
+	mu         sync.Mutex // guards buf, files, the plans' cached values, affinity
+	files      *fileSet
 	buf        []byte
 	small      [192]byte // v1 CFS period and the joined quota/period value
 	limitPlan  []limitFile
@@ -41,8 +43,21 @@ type level struct {
 }
 
 // file returns the path of an interface file of level i.
-func (h *hierarchy) file(i int, name string) cpath {
-	return newCPath(filepath.Join(h.levels[i].dir, name))
+func (h *hierarchy) file(i int, name string) string {
+	return filepath.Join(h.levels[i].dir, name)
+}
+
+// plan returns the file name of level i of h for reading by Limits or Stats,
+// or nil when the layout does not have it.
+func (g *Group) plan(h *hierarchy, i int, name string) *cfile {
+	if h == nil || i >= len(h.levels) {
+		return nil
+	}
+	path := h.file(i, name)
+	if !exists(path) {
+		return nil
+	}
+	return g.files.add(path)
 }
 
 // Bounds on the two files read once at Open.
@@ -71,7 +86,7 @@ func open(o options) (*Group, error) {
 		return nil, &FileError{Path: mountinfo, Err: fmt.Errorf("%w: %v", errSyntax, err)}
 	}
 
-	g := &Group{self: filepath.Clean(o.root) == "/", buf: make([]byte, fileBufSize)}
+	g := &Group{self: filepath.Clean(o.root) == "/", buf: make([]byte, fileBufSize), files: &fileSet{}}
 	v1 := map[string]*hierarchy{}
 	for _, l := range lines {
 		if l.controllers == nil {
@@ -91,15 +106,14 @@ func open(o options) (*Group, error) {
 	}
 
 	// The kernel binds each controller to one hierarchy: where a v1
-	// hierarchy has it, the unified one cannot, so v1 wins.
+	// hierarchy has it, the unified one cannot, so v1 wins. Otherwise the
+	// unified hierarchy serves; files of a controller not enabled there
+	// are simply absent, and planLimits only plans files that exist.
 	pick := func(name string) *hierarchy {
 		if h := v1[name]; h != nil {
 			return h
 		}
-		if g.unified != nil && g.unified.has(name) {
-			return g.unified
-		}
-		return nil
+		return g.unified
 	}
 	g.cpu, g.cpuacct, g.cpuset, g.memory, g.pids =
 		pick("cpu"), v1["cpuacct"], pick("cpuset"), pick("memory"), pick("pids")
@@ -125,6 +139,7 @@ func open(o options) (*Group, error) {
 	}
 	g.limitPlan = g.planLimits()
 	g.statsPlan = g.planStats()
+	runtime.AddCleanup(g, func(fs *fileSet) { fs.closeAll() }, g.files)
 	return g, nil
 }
 
@@ -208,21 +223,6 @@ func parentPath(p string) string {
 	return p[:i]
 }
 
-// has reports whether the unified hierarchy offers controller name to the
-// process's cgroup: its cgroup.controllers lists it.
-func (h *hierarchy) has(name string) bool {
-	data, err := readBounded(filepath.Join(h.levels[0].dir, "cgroup.controllers"), 4096)
-	if err != nil {
-		return false
-	}
-	for _, c := range strings.Fields(string(data)) {
-		if c == name {
-			return true
-		}
-	}
-	return false
-}
-
 func (g *Group) paths() map[string]string {
 	if g == nil {
 		return nil
@@ -237,4 +237,13 @@ func (g *Group) paths() map[string]string {
 		}
 	}
 	return out
+}
+
+func (g *Group) close() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.files.closeAll()
 }

@@ -42,7 +42,18 @@ func Open(opts ...Option) (*Group, error) {
 }
 
 // Mode reports which hierarchies the process's controllers are on.
-func (g *Group) Mode() Mode { return g.mode }
+func (g *Group) Mode() Mode {
+	if g == nil {
+		return ModeNone
+	}
+	return g.mode
+}
+
+// Close releases the file descriptors the Group keeps open between reads
+// (about one per file Limits and Stats read, opened on first use). A Group
+// that is garbage collected releases them too. Calling Limits or Stats after
+// Close opens them again.
+func (g *Group) Close() { g.close() }
 
 // Limits re-reads the limit files and returns the effective limits: for each
 // kind, the tightest value over the process's cgroup and its ancestors, with

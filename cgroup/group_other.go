@@ -13,3 +13,4 @@ func open(options) (*Group, error) { return nil, ErrUnsupported }
 func (g *Group) limits() (Limits, error)  { return Limits{}, ErrUnsupported }
 func (g *Group) stats() (Stats, error)    { return Stats{}, ErrUnsupported }
 func (g *Group) paths() map[string]string { return nil }
+func (g *Group) close()                   {}

@@ -2,8 +2,13 @@ package cgroup_test
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +27,8 @@ type report struct {
 	LimitErr string
 	StatErr  string
 	Paths    map[string]string
+	// Permission: the Limits error unwraps to fs.ErrPermission.
+	Permission bool
 }
 
 const reportEnv = "SNUG_CGROUP_REPORT"
@@ -30,7 +37,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(reportEnv) == "1" {
 		// Child mode: report what Open, Limits and Stats see, then exit.
 		var r report
-		g, err := cgroup.Open()
+		var opts []cgroup.Option
+		if root := os.Getenv("SNUG_REPORT_ROOT"); root != "" {
+			opts = append(opts, cgroup.WithRoot(root))
+		}
+		g, err := cgroup.Open(opts...)
 		if err != nil {
 			r.LimitErr = err.Error()
 		} else {
@@ -42,6 +53,7 @@ func TestMain(m *testing.M) {
 			r.Limits, err = g.Limits()
 			if err != nil {
 				r.LimitErr = err.Error()
+				r.Permission = errors.Is(err, fs.ErrPermission)
 			}
 			r.Stats, err = g.Stats()
 			if err != nil {
@@ -188,5 +200,78 @@ func TestHostOwnProcess(t *testing.T) {
 	}
 	if s.MemoryCurrent <= 0 {
 		t.Errorf("MemoryCurrent = %d", s.MemoryCurrent)
+	}
+}
+
+// A file the process may not read (EACCES, as under AppArmor or Landlock, or
+// files owned by another user) gives an error that unwraps to
+// fs.ErrPermission and names the file, and Open still works. Root reads
+// everything, so the reader runs as nobody against a real file system
+// denying it.
+func TestHostPermissionDenied(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a child as another user")
+	}
+	root, err := os.MkdirTemp("", "snug-eacces-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	files := map[string]string{
+		"proc/self/cgroup":                   "0::/a\n",
+		"proc/self/mountinfo":                "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/a/cgroup.controllers": "cpu memory\n",
+		"sys/fs/cgroup/a/cpu.max":            "50000 100000\n",
+		"sys/fs/cgroup/a/memory.max":         "1000000\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(root, 0o755)
+	if err := os.Chmod(filepath.Join(root, "sys/fs/cgroup/a/memory.max"), 0); err != nil {
+		t.Fatal(err)
+	}
+	// The test binary itself must be reachable by nobody.
+	bin := filepath.Join(root, "cgroup.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), reportEnv+"=1", "SNUG_REPORT_ROOT="+root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var r report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !r.Permission || !strings.Contains(r.LimitErr, "memory.max") {
+		t.Errorf("Limits error %q (permission %v), want EACCES naming memory.max", r.LimitErr, r.Permission)
+	}
+	if r.Limits.CPU != 0.5 {
+		t.Errorf("CPU = %v: the readable files must still be read", r.Limits.CPU)
+	}
+}
+
+// Limits allocates nothing once the files it reads stop changing: the
+// tuner and the watchdog call it every second for the life of the process.
+func TestLimitsSteadyStateAllocs(t *testing.T) {
+	g, err := cgroup.Open()
+	if err != nil {
+		t.Skip(err)
+	}
+	g.Limits()
+	if n := testing.AllocsPerRun(100, func() { g.Limits() }); n != 0 {
+		t.Errorf("Limits allocates %v times per call", n)
 	}
 }

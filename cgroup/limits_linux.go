@@ -28,8 +28,8 @@ const (
 // limitFile is a file Limits reads, decided once by Open.
 type limitFile struct {
 	kind     limitKind
-	path     cpath
-	path2    cpath // second file of a pair (v1 CFS period)
+	path     *cfile
+	path2    *cfile // second file of a pair (v1 CFS period)
 	file     string
 	cgroup   string
 	ancestor bool
@@ -64,13 +64,15 @@ func (g *Group) planLimits() []limitFile {
 			return
 		}
 		for i := range h.levels {
-			f := limitFile{kind: kind, path: h.file(i, name), file: name,
+			f := limitFile{kind: kind, path: g.plan(h, i, name), file: name,
 				cgroup: h.levels[i].cgroup, ancestor: i > 0}
-			if !f.path.exists() {
+			if f.path == nil {
 				continue
 			}
 			if name2 != "" {
-				f.path2 = h.file(i, name2)
+				if f.path2 = g.plan(h, i, name2); f.path2 == nil {
+					continue
+				}
 			}
 			plan = append(plan, f)
 		}
@@ -87,11 +89,15 @@ func (g *Group) planLimits() []limitFile {
 	} else if h != nil {
 		add(h, kMemoryMax, "memory.limit_in_bytes", "")
 		add(h, kMemswMax, "memory.memsw.limit_in_bytes", "")
-		// Only the process's own memory.stat: its hierarchical_* lines
-		// already fold in every ancestor, even those the mount hides.
-		f := limitFile{kind: kMemoryStat, path: h.file(0, "memory.stat"), cgroup: h.levels[0].cgroup}
-		if f.path.exists() {
-			plan = append(plan, f)
+		// When the mount hides ancestors (a container's own subtree, or a
+		// cgroup namespace), only the hierarchical_* lines of memory.stat
+		// show their limits. It is the costliest file to read (the kernel
+		// sums the whole subtree), so skip it when the top level we see is
+		// the hierarchy's true root: only a root has release_agent.
+		if !exists(h.file(len(h.levels)-1, "release_agent")) {
+			if f := g.plan(h, 0, "memory.stat"); f != nil {
+				plan = append(plan, limitFile{kind: kMemoryStat, path: f, cgroup: h.levels[0].cgroup})
+			}
 		}
 	}
 	add(g.pids, kPidsMax, "pids.max", "")
@@ -101,10 +107,9 @@ func (g *Group) planLimits() []limitFile {
 			name = "cpuset.cpus.effective"
 		}
 		for i := range h.levels {
-			f := limitFile{kind: kCPUSet, path: h.file(i, name), file: name,
-				cgroup: h.levels[i].cgroup, ancestor: i > 0}
-			if f.path.exists() {
-				plan = append(plan, f)
+			if f := g.plan(h, i, name); f != nil {
+				plan = append(plan, limitFile{kind: kCPUSet, path: f, file: name,
+					cgroup: h.levels[i].cgroup, ancestor: i > 0})
 				break
 			}
 		}

@@ -4,31 +4,22 @@ import (
 	"time"
 )
 
-// statsPlan is the set of counter files Stats reads, decided by Open; a zero
-// cpath is a file this layout does not have.
+// statsPlan is the set of counter files Stats reads, decided by Open; nil is
+// a file this layout does not have.
 type statsPlan struct {
 	v2Memory                  bool
-	memCurrent, memStat       cpath
-	memEvents                 cpath // v2
-	memFailcnt, memOOMControl cpath // v1
-	memKmem                   cpath // v1 memory.kmem.usage_in_bytes
-	cpuStat                   cpath // v2: usage and throttling; v1: throttling only
-	cpuacctUsage, cpuacctStat cpath // v1
-	cpuPSI, memoryPSI, ioPSI  cpath
+	memCurrent, memStat       *cfile
+	memEvents                 *cfile // v2
+	memFailcnt, memOOMControl *cfile // v1
+	memKmem                   *cfile // v1 memory.kmem.usage_in_bytes
+	cpuStat                   *cfile // v2: usage and throttling; v1: throttling only
+	cpuacctUsage, cpuacctStat *cfile // v1
+	cpuPSI, memoryPSI, ioPSI  *cfile
 }
 
 func (g *Group) planStats() statsPlan {
 	var p statsPlan
-	opt := func(h *hierarchy, name string) cpath {
-		if h == nil {
-			return cpath{}
-		}
-		c := h.file(0, name)
-		if !c.exists() {
-			return cpath{}
-		}
-		return c
-	}
+	opt := func(h *hierarchy, name string) *cfile { return g.plan(h, 0, name) }
 	if h := g.memory; h != nil && h.v2 {
 		p.v2Memory = true
 		p.memCurrent = opt(h, "memory.current")
@@ -68,8 +59,8 @@ func (g *Group) stats() (Stats, error) {
 	var s Stats
 	var errs []error
 	p := &g.statsPlan
-	read := func(c cpath) []byte {
-		if c.z == nil {
+	read := func(c *cfile) []byte {
+		if c == nil {
 			return nil
 		}
 		data, err := c.read(g.buf)
@@ -79,7 +70,7 @@ func (g *Group) stats() (Stats, error) {
 		}
 		return data
 	}
-	number := func(c cpath) int64 {
+	number := func(c *cfile) int64 {
 		data := read(c)
 		if data == nil {
 			return 0
@@ -132,7 +123,7 @@ func (g *Group) stats() (Stats, error) {
 			s.Kernel = kernelParts
 		}
 	}
-	if p.memKmem.z != nil {
+	if p.memKmem != nil {
 		s.Kernel = number(p.memKmem)
 	}
 	s.WorkingSet = max(s.MemoryCurrent-s.InactiveFile, 0)
@@ -153,7 +144,7 @@ func (g *Group) stats() (Stats, error) {
 			}
 		})
 	}
-	if p.memFailcnt.z != nil {
+	if p.memFailcnt != nil {
 		s.MemoryEvents.Max = uint64(number(p.memFailcnt))
 	}
 	if data := read(p.memOOMControl); data != nil {
@@ -184,7 +175,7 @@ func (g *Group) stats() (Stats, error) {
 			}
 		})
 	}
-	if p.cpuacctUsage.z != nil {
+	if p.cpuacctUsage != nil {
 		s.CPUUsage = time.Duration(number(p.cpuacctUsage))
 	}
 	if data := read(p.cpuacctStat); data != nil {
@@ -199,7 +190,7 @@ func (g *Group) stats() (Stats, error) {
 	}
 
 	for _, f := range []struct {
-		c   cpath
+		c   *cfile
 		dst *Pressure
 	}{{p.cpuPSI, &s.CPUPressure}, {p.memoryPSI, &s.MemoryPressure}, {p.ioPSI, &s.IOPressure}} {
 		if data := read(f.c); data != nil {

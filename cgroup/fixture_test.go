@@ -1,0 +1,437 @@
+package cgroup
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// Fixtures are for layouts this machine cannot boot (Kubernetes nodes with
+// systemd slices, cgroup namespaces, odd mounts). Each is a file tree read
+// through WithRoot, so the same Open, Limits and Stats code runs as on a real
+// system. Real kernels are covered by host_test.go (v1 here) and
+// vm_test.go (v2 under qemu).
+
+// tree writes files (relative path → content) under a new temporary root.
+func tree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("cgroup reading is Linux-only")
+	}
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func mustOpen(t *testing.T, root string) *Group {
+	t.Helper()
+	g, err := Open(WithRoot(root))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return g
+}
+
+func mustLimits(t *testing.T, g *Group) Limits {
+	t.Helper()
+	l, err := g.Limits()
+	if err != nil {
+		t.Fatalf("Limits: %v", err)
+	}
+	return l
+}
+
+const k8sPod = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"
+const k8sLeaf = k8sPod + "/cri-containerd-0123abcd.scope"
+
+// A Kubernetes node on cgroup v2 with systemd slices: the pod slice carries
+// the CPU limit (as with a pod-level resources block), the container its
+// own memory.max and memory.high. An nsfs line precedes the cgroup mount, as
+// in Go issue 81864.
+func TestFixtureV2Kubernetes(t *testing.T) {
+	fs := "sys/fs/cgroup"
+	root := tree(t, map[string]string{
+		"proc/self/cgroup": "0::" + k8sLeaf + "\n",
+		"proc/self/mountinfo": "" +
+			"1544 1543 0:4 net:[4026532612] /run/netns/x rw shared:623 - nsfs nsfs rw\n" +
+			"1565 1537 0:29 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime shared:9 master:3 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n" +
+			"1566 1537 0:51 / / rw,relatime - overlay overlay rw,lowerdir=/a:/b\n",
+		fs + "/cgroup.controllers":                              "cpuset cpu io memory pids\n",
+		fs + k8sLeaf + "/cgroup.controllers":                    "cpuset cpu io memory pids\n",
+		fs + k8sLeaf + "/cpu.max":                               "max 100000\n",
+		fs + k8sLeaf + "/memory.max":                            "536870912\n",
+		fs + k8sLeaf + "/memory.high":                           "402653184\n",
+		fs + k8sLeaf + "/memory.swap.max":                       "0\n",
+		fs + k8sLeaf + "/pids.max":                              "max\n",
+		fs + k8sLeaf + "/cpuset.cpus.effective":                 "0-3,6\n",
+		fs + k8sPod + "/cpu.max":                                "150000 100000\n",
+		fs + k8sPod + "/memory.max":                             "1073741824\n",
+		fs + k8sPod + "/memory.high":                            "max\n",
+		fs + k8sPod + "/pids.max":                               "4096\n",
+		fs + "/kubepods.slice/kubepods-burstable.slice/cpu.max": "max 100000\n",
+		fs + k8sLeaf + "/memory.current":                        "123456789\n",
+		fs + k8sLeaf + "/memory.stat":                           "anon 80000000\nfile 40000000\nkernel 3000000\nshmem 1000\ninactive_file 30000000\nactive_file 10000000\n",
+		fs + k8sLeaf + "/memory.events":                         "low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\n",
+		fs + k8sLeaf + "/cpu.stat":                              "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 50\nnr_throttled 7\nthrottled_usec 123456\nnr_bursts 0\nburst_usec 0\n",
+		fs + k8sLeaf + "/cpu.pressure":                          "some avg10=1.50 avg60=0.75 avg300=0.10 total=987654\nfull avg10=0.25 avg60=0.00 avg300=0.00 total=1234\n",
+		fs + k8sLeaf + "/memory.pressure":                       "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+	})
+	g := mustOpen(t, root)
+	if g.Mode() != ModeV2 {
+		t.Errorf("Mode = %v, want v2", g.Mode())
+	}
+	l := mustLimits(t, g)
+	if l.CPU != 1.5 || !l.CPUSource.Ancestor || l.CPUSource.Cgroup != k8sPod {
+		t.Errorf("CPU = %v from %+v, want 1.5 from the pod slice", l.CPU, l.CPUSource)
+	}
+	if got, want := l.CPUSource.String(), "cpu.max 150000 100000 at "+k8sPod+" (ancestor)"; got != want {
+		t.Errorf("CPUSource = %q, want %q", got, want)
+	}
+	if l.CPUs != 5 || l.CPUsSource.File != "cpuset.cpus.effective" {
+		t.Errorf("CPUs = %d from %v, want 5 from the cpuset (no affinity under WithRoot)", l.CPUs, l.CPUsSource)
+	}
+	if l.MemoryMax != 512<<20 || l.MemoryMaxSource.Ancestor {
+		t.Errorf("MemoryMax = %d from %v", l.MemoryMax, l.MemoryMaxSource)
+	}
+	if l.MemoryHigh != 384<<20 {
+		t.Errorf("MemoryHigh = %d", l.MemoryHigh)
+	}
+	if v, src := l.MemoryLimit(); v != 384<<20 || src.File != "memory.high" {
+		t.Errorf("MemoryLimit = %d from %v, want memory.high", v, src)
+	}
+	if !l.NoSwap || l.SwapMax != 0 {
+		t.Errorf("swap = %d noSwap %v, want none allowed", l.SwapMax, l.NoSwap)
+	}
+	if l.PidsMax != 4096 || !l.PidsMaxSource.Ancestor {
+		t.Errorf("PidsMax = %d from %v", l.PidsMax, l.PidsMaxSource)
+	}
+
+	s, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MemoryCurrent != 123456789 || s.WorkingSet != 123456789-30000000 || s.Anon != 80000000 ||
+		s.File != 40000000 || s.Kernel != 3000000 || s.Shmem != 1000 {
+		t.Errorf("memory stats: %+v", s)
+	}
+	if (s.MemoryEvents != MemoryEvents{High: 12, Max: 3, OOM: 1, OOMKill: 1}) {
+		t.Errorf("events: %+v", s.MemoryEvents)
+	}
+	if s.CPUUsage.Microseconds() != 2500000 || s.Periods != 50 || s.ThrottledPeriods != 7 || s.ThrottledTime.Microseconds() != 123456 {
+		t.Errorf("cpu stats: %+v", s)
+	}
+	if !s.CPUPressure.Valid || s.CPUPressure.Some.Avg10 != 1.5 || s.CPUPressure.Full.Total.Microseconds() != 1234 {
+		t.Errorf("cpu pressure: %+v", s.CPUPressure)
+	}
+	if s.IOPressure.Valid {
+		t.Errorf("io pressure valid without an io.pressure file")
+	}
+}
+
+// Inside a cgroup namespace the process sees itself at "/" and the cgroup2
+// mount made in the namespace shows its own cgroup at the mount point.
+// Ancestors outside the namespace are invisible (and on v2 nothing reports
+// them): the limits are those of the namespace root.
+func TestFixtureV2Namespace(t *testing.T) {
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":                    "0::/\n",
+		"proc/self/mountinfo":                 "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/cgroup.controllers":    "cpu memory pids\n",
+		"sys/fs/cgroup/cpu.max":               "25000 100000\n",
+		"sys/fs/cgroup/memory.max":            "268435456\n",
+		"sys/fs/cgroup/memory.high":           "max\n",
+		"sys/fs/cgroup/cpuset.cpus.effective": "0\n",
+		"sys/fs/cgroup/memory.swap.max":       "max\n",
+		"sys/fs/cgroup/pids.max":              "max\n",
+	})
+	l := mustLimits(t, mustOpen(t, root))
+	if l.CPU != 0.25 || l.CPUSource.Ancestor || l.CPUSource.Cgroup != "/" {
+		t.Errorf("CPU = %v from %+v", l.CPU, l.CPUSource)
+	}
+	if l.MemoryMax != 256<<20 || l.MemoryHigh != 0 || l.SwapMax != 0 || l.NoSwap || l.CPUs != 1 {
+		t.Errorf("limits: %+v", l)
+	}
+}
+
+// A mount whose root is not "/" (a container with the host's cgroup
+// namespace and a bind mount of its own subtree, automaxprocs issue 85):
+// cgroup paths are translated relative to the mount root, and ancestors above
+// the mount root are out of sight.
+func TestFixtureV2MountRootNotSlash(t *testing.T) {
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":                     "0::/docker/ctr/app\n",
+		"proc/self/mountinfo":                  "40 30 0:26 /docker/ctr /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/app/cgroup.controllers": "cpu memory\n",
+		"sys/fs/cgroup/app/cpu.max":            "200000 100000\n",
+		"sys/fs/cgroup/cpu.max":                "50000 100000\n",
+		"sys/fs/cgroup/memory.max":             "max\n",
+		"sys/fs/cgroup/app/memory.max":         "1048576000\n",
+	})
+	l := mustLimits(t, mustOpen(t, root))
+	if l.CPU != 0.5 || l.CPUSource.Cgroup != "/docker/ctr" || !l.CPUSource.Ancestor {
+		t.Errorf("CPU = %v from %+v, want 0.5 from /docker/ctr", l.CPU, l.CPUSource)
+	}
+	if l.MemoryMax != 1048576000 || l.MemoryMaxSource.Cgroup != "/docker/ctr/app" {
+		t.Errorf("MemoryMax = %d from %+v", l.MemoryMax, l.MemoryMaxSource)
+	}
+}
+
+// Pure v1 with cpu and cpuacct co-mounted (a comma in the mount point) and a
+// memory limit on an ancestor the mount does not show: only
+// hierarchical_memory_limit in memory.stat reveals it.
+func TestFixtureV1HiddenAncestor(t *testing.T) {
+	root := tree(t, map[string]string{
+		"proc/self/cgroup": "12:pids:/docker/abc\n11:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n3:cpuset:/docker/abc\n1:name=systemd:/docker/abc\n",
+		"proc/self/mountinfo": "" +
+			"700 699 0:63 /docker/abc /sys/fs/cgroup/cpu,cpuacct ro,nosuid master:13 - cgroup cgroup rw,cpu,cpuacct\n" +
+			"701 699 0:64 /docker/abc /sys/fs/cgroup/memory ro,nosuid master:14 - cgroup cgroup rw,memory\n" +
+			"702 699 0:65 /docker/abc /sys/fs/cgroup/cpuset ro master:15 - cgroup cgroup rw,cpuset\n" +
+			"703 699 0:66 /docker/abc /sys/fs/cgroup/pids ro - cgroup cgroup rw,pids\n",
+		"sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us":       "150000\n",
+		"sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us":      "100000\n",
+		"sys/fs/cgroup/cpu,cpuacct/cpuacct.usage":          "5000000000\n",
+		"sys/fs/cgroup/cpu,cpuacct/cpuacct.stat":           "user 300\nsystem 100\n",
+		"sys/fs/cgroup/cpu,cpuacct/cpu.stat":               "nr_periods 10\nnr_throttled 2\nthrottled_time 5000000\n",
+		"sys/fs/cgroup/memory/memory.limit_in_bytes":       "9223372036854771712\n",
+		"sys/fs/cgroup/memory/memory.memsw.limit_in_bytes": "9223372036854771712\n",
+		"sys/fs/cgroup/memory/memory.usage_in_bytes":       "104857600\n",
+		"sys/fs/cgroup/memory/memory.stat": "cache 1000\nrss 2000\ninactive_file 5\n" +
+			"hierarchical_memory_limit 209715200\nhierarchical_memsw_limit 314572800\n" +
+			"total_cache 41943040\ntotal_rss 52428800\ntotal_shmem 4096\ntotal_inactive_anon 0\ntotal_active_anon 52428800\n" +
+			"total_inactive_file 20971520\ntotal_active_file 20971520\n",
+		"sys/fs/cgroup/memory/memory.failcnt":        "4\n",
+		"sys/fs/cgroup/memory/memory.oom_control":    "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+		"sys/fs/cgroup/cpuset/cpuset.effective_cpus": "0-1\n",
+		"sys/fs/cgroup/pids/pids.max":                "1000\n",
+	})
+	g := mustOpen(t, root)
+	if g.Mode() != ModeV1 {
+		t.Errorf("Mode = %v", g.Mode())
+	}
+	l := mustLimits(t, g)
+	if l.CPU != 1.5 || l.CPUSource.String() != "cpu.cfs_quota_us 150000 100000 at /docker/abc" {
+		t.Errorf("CPU = %v from %q", l.CPU, l.CPUSource)
+	}
+	if l.MemoryMax != 200<<20 || l.MemoryMaxSource.File != "hierarchical_memory_limit in memory.stat" {
+		t.Errorf("MemoryMax = %d from %v", l.MemoryMax, l.MemoryMaxSource)
+	}
+	if l.SwapMax != 100<<20 || l.NoSwap {
+		t.Errorf("SwapMax = %d (memsw minus memory)", l.SwapMax)
+	}
+	if l.CPUs != 2 || l.PidsMax != 1000 {
+		t.Errorf("CPUs %d PidsMax %d", l.CPUs, l.PidsMax)
+	}
+	s, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.WorkingSet != 100<<20-20<<20 || s.Anon != 50<<20 || s.File != 40<<20 || s.Shmem != 4096 {
+		t.Errorf("memory: %+v", s)
+	}
+	if s.MemoryEvents.Max != 4 || s.MemoryEvents.OOMKill != 2 {
+		t.Errorf("events: %+v", s.MemoryEvents)
+	}
+	if s.CPUUsage.Seconds() != 5 || s.CPUUser.Seconds() != 3 || s.CPUSystem.Seconds() != 1 ||
+		s.ThrottledPeriods != 2 || s.ThrottledTime.Milliseconds() != 5 {
+		t.Errorf("cpu: %+v", s)
+	}
+}
+
+// Hybrid: controllers on v1, a unified mount for PSI. A cpu.max on the
+// unified side (impossible on a real kernel, which binds cpu to one
+// hierarchy) must not win over v1. Mount points with spaces are octal
+// escaped; optional fields vary; a cgroup path holds a colon.
+func TestFixtureHybridEscapesColons(t *testing.T) {
+	const leaf = "/system.slice/my:svc.service"
+	root := tree(t, map[string]string{
+		"proc/self/cgroup": "7:memory:" + leaf + "\n6:cpu:" + leaf + "\n1:name=systemd:" + leaf + "\n0::" + leaf + "\n",
+		"proc/self/mountinfo": "" +
+			"25 1 0:22 / /cg\\040root/cpu rw shared:7 master:1 propagate_from:2 unbindable - cgroup cgroup rw,cpu\n" +
+			"26 1 0:23 / /cg\\040root/memory rw - cgroup cgroup rw,memory\n" +
+			"27 1 0:4 mnt:[4026531840] /run/ns rw - nsfs nsfs rw\n" +
+			"28 1 0:24 / /cg\\040root/unified rw shared:9 - cgroup2 cgroup2 rw\n",
+		"cg root/cpu" + leaf + "/cpu.cfs_quota_us":         "-1\n",
+		"cg root/cpu" + leaf + "/cpu.cfs_period_us":        "100000\n",
+		"cg root/cpu/system.slice/cpu.cfs_quota_us":        "75000\n",
+		"cg root/cpu/system.slice/cpu.cfs_period_us":       "100000\n",
+		"cg root/memory" + leaf + "/memory.limit_in_bytes": "104857600\n",
+		"cg root/unified" + leaf + "/cgroup.controllers":   "\n",
+		"cg root/unified" + leaf + "/cpu.max":              "10000 100000\n",
+		"cg root/unified" + leaf + "/cpu.pressure":         "some avg10=0.00 avg60=0.00 avg300=0.00 total=42\n",
+	})
+	g := mustOpen(t, root)
+	if g.Mode() != ModeHybrid {
+		t.Errorf("Mode = %v", g.Mode())
+	}
+	l := mustLimits(t, g)
+	if l.CPU != 0.75 || l.CPUSource.Cgroup != "/system.slice" {
+		t.Errorf("CPU = %v from %+v, want v1's 0.75 from /system.slice", l.CPU, l.CPUSource)
+	}
+	if l.MemoryMax != 100<<20 || l.MemoryMaxSource.Cgroup != leaf {
+		t.Errorf("MemoryMax = %d from %+v", l.MemoryMax, l.MemoryMaxSource)
+	}
+	s, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.CPUPressure.Valid || s.CPUPressure.Some.Total.Microseconds() != 42 {
+		t.Errorf("PSI from the unified mount: %+v", s.CPUPressure)
+	}
+}
+
+// The host this project runs on (a v1 hybrid layout), as read off it.
+func TestFixtureRealHostFiles(t *testing.T) {
+	d := "testdata/host-v1-hybrid/"
+	read := func(name string) string {
+		b, err := os.ReadFile(d + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	procs := read("proc-self-cgroup")
+	mem := ""
+	for _, line := range strings.Split(procs, "\n") {
+		if strings.Contains(line, ":memory:") {
+			mem = strings.SplitN(line, ":", 3)[2]
+		}
+	}
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":                                   procs,
+		"proc/self/mountinfo":                                read("mountinfo"),
+		"sys/fs/cgroup/memory" + mem + "/memory.stat":        read("memory.stat"),
+		"sys/fs/cgroup/memory" + mem + "/memory.oom_control": read("memory.oom_control"),
+		"sys/fs/cgroup/cpu/cpu.stat":                         read("cpu.stat"),
+		"sys/fs/cgroup/cpuacct/cpuacct.stat":                 read("cpuacct.stat"),
+		"sys/fs/cgroup/unified/cpu.pressure":                 read("cpu.pressure"),
+		"sys/fs/cgroup/unified/io.pressure":                  read("io.pressure"),
+	})
+	g := mustOpen(t, root)
+	if g.Mode() != ModeHybrid {
+		t.Errorf("Mode = %v", g.Mode())
+	}
+	l := mustLimits(t, g)
+	if l.CPU != 0 || l.MemoryMax != 0 {
+		t.Errorf("this host's process has no limits, got %+v", l)
+	}
+	if _, err := g.Stats(); err != nil {
+		t.Errorf("Stats: %v", err)
+	}
+}
+
+func TestFixtureNoCgroup(t *testing.T) {
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":    "0::/\n",
+		"proc/self/mountinfo": "22 27 0:21 / /proc rw,relatime - proc proc rw\n",
+	})
+	_, err := Open(WithRoot(root))
+	if !errors.Is(err, ErrNoCgroup) {
+		t.Fatalf("err = %v, want ErrNoCgroup", err)
+	}
+}
+
+func TestFixtureBadInput(t *testing.T) {
+	good := map[string]string{
+		"proc/self/cgroup":                   "0::/a\n",
+		"proc/self/mountinfo":                "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/a/cgroup.controllers": "cpu memory\n",
+		"sys/fs/cgroup/a/cpu.max":            "50000 100000\n",
+		"sys/fs/cgroup/a/memory.max":         "max\n",
+		"sys/fs/cgroup/a/memory.stat":        "anon 1\n",
+		"sys/fs/cgroup/a/memory.current":     "10\n",
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for kk, vv := range good {
+			m[kk] = vv
+		}
+		if v == "<delete>" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name      string
+		files     map[string]string
+		openErr   bool
+		limitsErr string // substring: the file named in the error
+		statsErr  string
+	}{
+		{name: "no proc cgroup", files: with("proc/self/cgroup", "<delete>"), openErr: true},
+		{name: "garbage proc cgroup", files: with("proc/self/cgroup", "\x00\xff garbage"), openErr: true},
+		{name: "truncated mountinfo", files: with("proc/self/mountinfo", "30 25 0:26 / /sys/fs/cgroup rw - cgr"), openErr: true},
+		{name: "garbage cpu.max", files: with("sys/fs/cgroup/a/cpu.max", "fifty thousand\n"), limitsErr: "cpu.max"},
+		{name: "negative memory.max", files: with("sys/fs/cgroup/a/memory.max", "-5\n"), limitsErr: "memory.max"},
+		{name: "zero period", files: with("sys/fs/cgroup/a/cpu.max", "5000 0\n"), limitsErr: "cpu.max"},
+		{name: "huge memory.stat", files: with("sys/fs/cgroup/a/memory.stat", strings.Repeat("anon 1\n", 1<<14)), statsErr: "memory.stat"},
+		{name: "garbage memory.current", files: with("sys/fs/cgroup/a/memory.current", "lots"), statsErr: "memory.current"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := Open(WithRoot(tree(t, c.files)))
+			if c.openErr {
+				var fe *FileError
+				if err == nil || !errors.As(err, &fe) || errors.Is(err, ErrNoCgroup) {
+					t.Fatalf("Open err = %v, want a *FileError", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, lerr := g.Limits()
+			_, serr := g.Stats()
+			check := func(what string, err error, want string) {
+				if want == "" {
+					if err != nil {
+						t.Errorf("%s: unexpected %v", what, err)
+					}
+					return
+				}
+				var fe *FileError
+				if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s err = %v, want a *FileError naming %s", what, err, want)
+				}
+			}
+			check("Limits", lerr, c.limitsErr)
+			check("Stats", serr, c.statsErr)
+		})
+	}
+}
+
+// A limit file that vanishes after Open (a controller disabled) is reported,
+// not taken for "no limit". On a real cgroup file system the kept descriptor
+// then fails with ENODEV and is reopened (vm_test.go covers that); an
+// ordinary file stays readable through its descriptor, so here Close drops
+// the descriptors first.
+func TestFixtureFileVanishes(t *testing.T) {
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":                   "0::/a\n",
+		"proc/self/mountinfo":                "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/a/cgroup.controllers": "memory\n",
+		"sys/fs/cgroup/a/memory.max":         "1000000\n",
+	})
+	g := mustOpen(t, root)
+	if l := mustLimits(t, g); l.MemoryMax != 1000000 {
+		t.Fatalf("MemoryMax = %d", l.MemoryMax)
+	}
+	os.Remove(filepath.Join(root, "sys/fs/cgroup/a/memory.max"))
+	g.Close()
+	_, err := g.Limits()
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want ErrNotExist", err)
+	}
+}

@@ -1,0 +1,121 @@
+package cgroup
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every parser is fuzzed: whatever the bytes, it returns a value or an error
+// and never panics, loops or reports nonsense (negative counts, NaN). The
+// seeds are real files: this host's (testdata/host-v1-hybrid) and the shapes
+// of Kubernetes v2 nodes used in fixture_test.go.
+
+func seedFiles(f *testing.F, names ...string) {
+	for _, n := range names {
+		if b, err := os.ReadFile(filepath.Join("testdata/host-v1-hybrid", n)); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+func FuzzParseProcCgroup(f *testing.F) {
+	seedFiles(f, "proc-self-cgroup")
+	f.Add([]byte("0::" + k8sLeaf + "\n"))
+	f.Add([]byte("7:memory:/a:b\n0::/a:b\n1:name=systemd:/\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lines, err := parseProcCgroup(data)
+		if err != nil {
+			return
+		}
+		for _, l := range lines {
+			if !strings.HasPrefix(l.path, "/") {
+				t.Fatalf("path %q not absolute", l.path)
+			}
+		}
+	})
+}
+
+func FuzzParseMountinfo(f *testing.F) {
+	seedFiles(f, "mountinfo")
+	f.Add([]byte("25 1 0:22 / /cg\\040root/cpu rw shared:7 master:1 - cgroup cgroup rw,cpu\n27 1 0:4 mnt:[1] /run/ns rw - nsfs nsfs rw\n"))
+	f.Add([]byte("40 30 0:26 /docker/ctr /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mounts, err := parseMountinfo(data)
+		if err != nil {
+			return
+		}
+		for _, m := range mounts {
+			// Whatever the mount, path translation must not panic.
+			if under("/a/b", m.root) {
+				newHierarchy("/", &m, "/a/b")
+			}
+		}
+	})
+}
+
+func FuzzParseCPUMax(f *testing.F) {
+	for _, s := range []string{"max 100000\n", "150000 100000\n", "max\n", "50000 1000000", "-1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		q, p, ok := parseCPUMax(data)
+		if ok && (q < 0 || p <= 0) {
+			t.Fatalf("quota %d period %d from %q", q, p, data)
+		}
+	})
+}
+
+func FuzzParseLimit(f *testing.F) {
+	for _, s := range []string{"max\n", "9223372036854771712\n", "-1\n", "268435456", "0\n", "99999999999999999999"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if v, ok := parseLimit(data); ok && v < 0 {
+			t.Fatalf("negative limit %d from %q", v, data)
+		}
+	})
+}
+
+func FuzzCountCPUList(f *testing.F) {
+	for _, s := range []string{"0-1\n", "0-3,6,8-11", "", "5", "3-1", "0-1048576"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if n, ok := countCPUList(data); ok && n < 0 {
+			t.Fatalf("negative count %d from %q", n, data)
+		}
+	})
+}
+
+func FuzzParsePressure(f *testing.F) {
+	seedFiles(f, "cpu.pressure", "io.pressure")
+	f.Add([]byte("some avg10=1.50 avg60=0.75 avg300=0.10 total=987654\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, ok := parsePressure(data)
+		if !ok {
+			return
+		}
+		for _, l := range []PressureLine{p.Some, p.Full} {
+			if l.Avg10 < 0 || l.Avg10 != l.Avg10 || l.Total < 0 {
+				t.Fatalf("nonsense %+v from %q", l, data)
+			}
+		}
+	})
+}
+
+// The flat keyed files (memory.stat, cpu.stat, memory.events,
+// memory.oom_control) share one parser.
+func FuzzKeyedFile(f *testing.F) {
+	seedFiles(f, "memory.stat", "cpu.stat", "memory.oom_control", "cpuacct.stat")
+	f.Add([]byte("low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := 0
+		forEachKV(data, func(k []byte, v int64) { n++ })
+		if n > len(data) {
+			t.Fatalf("%d pairs from %d bytes", n, len(data))
+		}
+		kvLine(data, "hierarchical_memory_limit")
+	})
+}
