@@ -1,0 +1,103 @@
+package cgroup
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// Resolving which directory holds the process's cgroup, and its ancestors,
+// from the parsed /proc/self/cgroup and mountinfo. Pure functions, shared by
+// every platform so that they can be fuzzed anywhere.
+
+// hierarchy is one mounted cgroup hierarchy as the process sees it.
+type hierarchy struct {
+	v2     bool
+	levels []level // the process's own cgroup first, then each ancestor up to the mount root
+}
+
+// level is one cgroup directory on the way from the process's cgroup to the
+// mount root.
+type level struct {
+	dir    string // directory on the filesystem, under the Open root
+	cgroup string // path as /proc/self/cgroup names it ("/kubepods/pod1")
+}
+
+// pickMount finds the mount that shows the cgroup at path: for v1 one whose
+// super options name every controller of the hierarchy, for v2 a cgroup2
+// mount. The mount's root must contain path, or path is not reachable
+// through it. Of several (bind mounts), the one whose root is shortest shows
+// the most ancestors.
+func pickMount(mounts []mount, path string, controllers []string) *mount {
+	var best *mount
+	for i := range mounts {
+		m := &mounts[i]
+		if m.v2 != (controllers == nil) || !under(path, m.root) {
+			continue
+		}
+		if !m.v2 && !hasAll(m.options, controllers) {
+			continue
+		}
+		if best == nil || len(m.root) < len(best.root) {
+			best = m
+		}
+	}
+	return best
+}
+
+func hasAll(opts, want []string) bool {
+	for _, w := range want {
+		found := false
+		for _, o := range opts {
+			if o == w {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// under reports whether cgroup path p is root or below it, comparing whole
+// path elements ("/a/bc" is not under "/a/b").
+func under(p, root string) bool {
+	if root == "/" || p == root {
+		return strings.HasPrefix(p, "/")
+	}
+	return strings.HasPrefix(p, root) && p[len(root)] == '/'
+}
+
+// newHierarchy lists the directories from the process's cgroup at path up to
+// the mount's root, translating cgroup paths into paths under the mount
+// point (the mount shows root at mountPoint).
+func newHierarchy(fsRoot string, m *mount, path string) *hierarchy {
+	h := &hierarchy{v2: m.v2}
+	for p := path; ; {
+		rel := strings.TrimPrefix(p, m.root)
+		if m.root == "/" {
+			rel = p
+		}
+		h.levels = append(h.levels, level{
+			dir:    filepath.Join(fsRoot, m.mountPoint, rel),
+			cgroup: p,
+		})
+		if p == m.root || p == "/" {
+			break
+		}
+		p = parentPath(p)
+		if !under(p, m.root) {
+			break
+		}
+	}
+	return h
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexByte(strings.TrimSuffix(p, "/"), '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
