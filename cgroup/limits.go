@@ -39,7 +39,7 @@ func (m Mode) String() string {
 
 // Source says where an effective value came from, so that a person reading a
 // decision can check it: which file, in which cgroup, and what it held.
-// The zero Source means the value is a default (no limit was found).
+// The zero Source means no file set the value (no limit was found).
 type Source struct {
 	// File is the interface file, such as "cpu.max" or
 	// "memory.limit_in_bytes", or "sched_getaffinity" for the CPU mask.
@@ -58,10 +58,11 @@ type Source struct {
 // IsZero reports whether s names no file.
 func (s Source) IsZero() bool { return s.File == "" }
 
-// String formats s as `cpu.max 50000 100000 at /kubepods/pod1 (ancestor)`.
+// String formats s as `cpu.max 50000 100000 at /kubepods/pod1 (ancestor)`,
+// or "not set" for the zero Source.
 func (s Source) String() string {
 	if s.IsZero() {
-		return "default"
+		return "not set"
 	}
 	var b strings.Builder
 	b.WriteString(s.File)
