@@ -5,10 +5,12 @@ package cgroup_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,14 +33,27 @@ type report struct {
 	Paths    map[string]string
 	// Permission: the Limits error unwraps to fs.ErrPermission.
 	Permission bool
+	// NsfsFirst: an nsfs line preceded the cgroup2 line in mountinfo.
+	NsfsFirst bool
 }
 
 const reportEnv = "SNUG_CGROUP_REPORT"
 
 func TestMain(m *testing.M) {
+	if mib, err := strconv.Atoi(os.Getenv("SNUG_HOG_MIB")); err == nil {
+		hog(mib)
+		os.Exit(0)
+	}
 	if os.Getenv(reportEnv) == "1" {
 		// Child mode: report what Open, Limits and Stats see, then exit.
 		var r report
+		if os.Getenv("SNUG_REPORT_REMOUNT") == "1" {
+			if err := remountInNamespace(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			r.NsfsFirst = nsfsFirst()
+		}
 		var opts []cgroup.Option
 		if root := os.Getenv("SNUG_REPORT_ROOT"); root != "" {
 			opts = append(opts, cgroup.WithRoot(root))
@@ -92,6 +107,11 @@ func runReport(t *testing.T, g *cgtest.Group, env ...string) report {
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
+	return decodeReport(t, out)
+}
+
+func decodeReport(t *testing.T, out []byte) report {
+	t.Helper()
 	var r report
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("child output: %v\n%s", err, out)
