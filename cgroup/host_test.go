@@ -83,8 +83,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// burn spins on both CPUs so that a CFS quota throttles the cgroup.
+// burn spins on both CPUs so that a CFS quota throttles the cgroup, then
+// idles for two periods: the kernel adds to throttled_time when it lifts a
+// throttle, so a read taken while still throttled can show throttled
+// periods with no time yet.
 func burn(d time.Duration) {
+	defer time.Sleep(200 * time.Millisecond)
 	done := make(chan struct{})
 	for i := 0; i < 2; i++ {
 		go func() {
