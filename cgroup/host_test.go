@@ -301,3 +301,51 @@ func TestLimitsSteadyStateAllocs(t *testing.T) {
 		t.Errorf("Limits allocates %v times per call", n)
 	}
 }
+
+// A Group is shared by the tuner, the watchdog, probes and telemetry: calls
+// from many goroutines must be safe (run with -race) and Close must give
+// back every descriptor the reads opened.
+func TestConcurrentUseAndClose(t *testing.T) {
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	g, err := cgroup.Open()
+	if err != nil {
+		t.Skip(err)
+	}
+	done := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for j := 0; j < 200; j++ {
+				if _, err := g.Limits(); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := g.Stats(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		<-done
+	}
+	if fds() <= before {
+		t.Fatalf("no descriptor kept open between reads (%d before, %d now)", before, fds())
+	}
+	g.Close()
+	if after := fds(); after != before {
+		t.Errorf("%d descriptors before Open, %d after Close", before, after)
+	}
+	if _, err := g.Limits(); err != nil {
+		t.Errorf("Limits after Close: %v", err)
+	}
+	g.Close()
+}
