@@ -1,0 +1,221 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/snug-go/snug/probe"
+)
+
+type served struct {
+	base string
+	errc chan error
+	srv  *http.Server
+}
+
+// startDrainServer runs ServeAndDrain on a loopback port with an app path
+// /slow that takes the time given in its ?d= parameter, and waits until
+// the server answers /readyz.
+func startDrainServer(t *testing.T, ctx context.Context, h *Handler, opts DrainOptions) served {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Install(mux)
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		time.Sleep(d)
+		io.WriteString(w, "done")
+	})
+	srv := &http.Server{Handler: mux}
+	opts.Listener = ln
+	s := served{base: "http://" + ln.Addr().String(), errc: make(chan error, 1), srv: srv}
+	go func() { s.errc <- ServeAndDrain(ctx, srv, h, &opts) }()
+	k := newKubeletProbe()
+	waitFor(t, func() bool { r, err := k.do("GET", s.base+"/readyz"); return err == nil && r.status == 200 })
+	return s
+}
+
+// slowGet starts a request to /slow on its own connection and returns a
+// channel with its outcome.
+func slowGet(base string, d time.Duration) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get(base + "/slow?d=" + d.String())
+		if err != nil {
+			out <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out <- resp.Status + " " + string(b)
+	}()
+	return out
+}
+
+// TestShutdownOnSIGTERM sends this process a real SIGTERM while a real
+// http.Server serves: during the drain delay /readyz answers 503 and
+// /livez 200, requests in flight and new ones complete, and then the
+// server stops and ServeAndDrain returns nil.
+func TestShutdownOnSIGTERM(t *testing.T) {
+	// os/signal starts one goroutine for good at its first use: count it in.
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGUSR2)
+	signal.Stop(c)
+	base := runtime.NumGoroutine()
+	h := New(Config{})
+	mustAdd(t, h, probe.Func("alive", probe.Liveness, pass), probe.Func("db", probe.Readiness, pass))
+	const drain = time.Second
+	s := startDrainServer(t, context.Background(), h, DrainOptions{DrainDelay: drain, GracePeriod: 10 * time.Second})
+	k := newKubeletProbe()
+
+	inFlight := slowGet(s.base, 1500*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // let it reach the handler
+	sent := time.Now()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, h.ShuttingDown)
+
+	// During the drain delay: readiness fails, liveness passes, new requests
+	// are served.
+	var duringDrain <-chan string
+	probes := 0
+	for time.Since(sent) < drain*8/10 {
+		r := k.get(t, s.base+"/readyz?verbose")
+		if r.status != 503 || r.body != "[+]db ok\n[-]shutdown failed: process is shutting down\nreadyz check failed\n" {
+			t.Fatalf("/readyz during drain: %d %q", r.status, r.body)
+		}
+		if r := k.get(t, s.base+"/livez"); r.status != 200 || r.body != "ok" {
+			t.Fatalf("/livez during drain: %d %q", r.status, r.body)
+		}
+		if duringDrain == nil {
+			duringDrain = slowGet(s.base, 200*time.Millisecond)
+		}
+		probes++
+		time.Sleep(50 * time.Millisecond)
+	}
+	if probes < 3 {
+		t.Errorf("only %d probe rounds during the drain delay", probes)
+	}
+
+	if got := <-inFlight; got != "200 OK done" {
+		t.Errorf("request in flight at SIGTERM: %s", got)
+	}
+	if got := <-duringDrain; got != "200 OK done" {
+		t.Errorf("request started during the drain delay: %s", got)
+	}
+	select {
+	case err := <-s.errc:
+		if err != nil {
+			t.Fatalf("ServeAndDrain: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeAndDrain did not return")
+	}
+	if d := time.Since(sent); d < drain {
+		t.Errorf("returned %v after SIGTERM, before the %v drain delay", d, drain)
+	}
+	// The server is gone.
+	if _, err := k.do("GET", s.base+"/livez"); err == nil {
+		t.Error("server still answers after ServeAndDrain returned")
+	}
+	waitGoroutines(t, base)
+}
+
+func TestShutdownTriggers(t *testing.T) {
+	t.Run("MarkShuttingDown", func(t *testing.T) {
+		h := New(Config{})
+		s := startDrainServer(t, context.Background(), h, DrainOptions{DrainDelay: 50 * time.Millisecond})
+		h.MarkShuttingDown()
+		if err := <-s.errc; err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("context", func(t *testing.T) {
+		h := New(Config{})
+		ctx, cancel := context.WithCancel(context.Background())
+		s := startDrainServer(t, ctx, h, DrainOptions{DrainDelay: -1})
+		cancel()
+		if err := <-s.errc; err != nil {
+			t.Fatal(err)
+		}
+		if !h.ShuttingDown() {
+			t.Error("readiness not failed")
+		}
+	})
+	t.Run("second signal cuts the drain short", func(t *testing.T) {
+		h := New(Config{})
+		s := startDrainServer(t, context.Background(), h, DrainOptions{DrainDelay: time.Hour, Signals: []os.Signal{syscall.SIGUSR1}})
+		start := time.Now()
+		syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+		waitFor(t, h.ShuttingDown)
+		syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+		select {
+		case err := <-s.errc:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a second signal did not end the drain delay")
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Error("too slow")
+		}
+	})
+	t.Run("server closed elsewhere", func(t *testing.T) {
+		h := New(Config{})
+		s := startDrainServer(t, context.Background(), h, DrainOptions{})
+		s.srv.Close()
+		if err := <-s.errc; err != nil {
+			t.Fatal(err)
+		}
+		if !h.ShuttingDown() {
+			t.Error("readiness not failed")
+		}
+	})
+}
+
+func TestShutdownPastGracePeriod(t *testing.T) {
+	h := New(Config{})
+	// Grace 1.3 s less the 1 s exit margin and 100 ms of drain: Shutdown
+	// gets about 200 ms, and the request needs 3 s.
+	s := startDrainServer(t, context.Background(), h, DrainOptions{DrainDelay: 100 * time.Millisecond, GracePeriod: 1300 * time.Millisecond})
+	inFlight := slowGet(s.base, 3*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	h.MarkShuttingDown()
+	err := <-s.errc
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "requests still in flight") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := <-inFlight; !strings.HasPrefix(got, "error: ") {
+		t.Errorf("request cut by Close: %s", got)
+	}
+}
+
+func TestServeAndDrainErrors(t *testing.T) {
+	h := New(Config{})
+	err := ServeAndDrain(context.Background(), &http.Server{Addr: "256.0.0.1:bad"}, h, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "health: listening for the server: ") {
+		t.Errorf("bad address: %v", err)
+	}
+	if err := ServeAndDrain(context.Background(), nil, h, nil); err == nil {
+		t.Error("nil server accepted")
+	}
+	if err := ServeAndDrain(context.Background(), &http.Server{}, nil, nil); err == nil {
+		t.Error("nil handler accepted")
+	}
+}
