@@ -1,0 +1,5 @@
+//go:build snug
+
+package main
+
+import _ "github.com/snug-go/snug"

@@ -1,0 +1,394 @@
+package tune
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/snug-go/snug/cgroup"
+)
+
+// ErrAlreadyStarted is returned by Start while another Tuner, started and
+// not yet stopped, holds the process's knobs (even one that found nothing
+// to follow). Two Tuners would fight over the same runtime settings; Stop
+// the other one first (the one a blank import of the root package started
+// is snug.Tuner()). A Tuner that SNUG=off or the environment left without
+// a knob to manage holds nothing.
+var ErrAlreadyStarted = errors.New("tune: a Tuner is already running in this process")
+
+// running is the Tuner that holds the process's knobs, if any.
+var running atomic.Pointer[Tuner]
+
+// A Tuner keeps GOMAXPROCS and GOMEMLIMIT fitted to the process's cgroup
+// limits. Start makes one; its methods are safe for concurrent use.
+type Tuner struct {
+	cfg   config
+	group *cgroup.Group
+
+	// procs and mem are used by one goroutine at a time: Start, then the
+	// loop goroutine, then Stop after the loop has exited.
+	procs maxProcs
+	mem   memoryLimit
+
+	mu     sync.Mutex // guards status
+	status Status
+
+	stopCh   chan struct{}
+	done     chan struct{} // closed when the loop has exited (or never ran)
+	stopOnce sync.Once
+	endOnce  sync.Once
+	// notifying is the id of the goroutine running OnChange functions (0:
+	// none), so that a Stop called from one does not wait for itself.
+	notifying atomic.Int64
+
+	lastErr string // the last read error logged, to log each once
+}
+
+// Start reads the process's cgroup limits, applies GOMAXPROCS and
+// GOMEMLIMIT decisions at once, and, if there is anything to follow,
+// starts one goroutine that re-reads the limits every interval until Stop
+// is called or ctx is done.
+//
+// The environment has the last word: SNUG=off makes Start return a Tuner
+// that touches nothing, the GOMAXPROCS and GOMEMLIMIT variables keep their
+// knob as the runtime set it, and the SNUG_* variables override the
+// options (see the package documentation). A malformed SNUG_* variable is
+// ignored with one warning in the log.
+//
+// A process without cgroups, or with no limits, keeps the runtime's
+// defaults: no runtime call is made.
+//
+// Start returns an error only for an invalid Option, or ErrAlreadyStarted.
+// It does not block: it reads a few small files.
+func Start(ctx context.Context, opts ...Option) (*Tuner, error) {
+	c := defaultConfig()
+	c.getenv, c.open = os.Getenv, cgroup.Open
+	for _, o := range opts {
+		o(&c)
+	}
+	if err := errors.Join(c.errs...); err != nil {
+		return nil, err
+	}
+	env := c.applyEnv()
+
+	t := &Tuner{cfg: c, stopCh: make(chan struct{}), done: make(chan struct{})}
+	now := time.Now()
+	t.status.Started = now
+	log := t.logger()
+	for _, w := range env.warnings {
+		if log != nil {
+			log.Warn("snug: " + w)
+		}
+	}
+
+	// Who owns each knob before any limit is read.
+	procsFixed, procsWhy := Owner(""), ""
+	memFixed, memWhy := Owner(""), ""
+	switch {
+	case env.off:
+		procsFixed, procsWhy = OwnerOff, env.offBy
+		memFixed, memWhy = OwnerOff, env.offBy
+	default:
+		switch {
+		case env.procsMode == modeOff:
+			procsFixed, procsWhy = OwnerOff, "SNUG_GOMAXPROCS=off"
+		case c.noMaxProcs:
+			procsFixed, procsWhy = OwnerOff, "WithoutMaxProcs"
+		case env.maxProcsEnv > 0 && env.procsMode != modeForce:
+			procsFixed, procsWhy = OwnerEnv, fmt.Sprintf("GOMAXPROCS environment variable %d", env.maxProcsEnv)
+		}
+		switch {
+		case env.memMode == modeOff:
+			memFixed, memWhy = OwnerOff, "SNUG_GOMEMLIMIT=off"
+		case c.noMemoryLimit:
+			memFixed, memWhy = OwnerOff, "WithoutMemoryLimit"
+		case env.memLimitEnv != "" && env.memMode != modeForce:
+			memFixed, memWhy = OwnerEnv, fmt.Sprintf("GOMEMLIMIT environment variable %q", env.memLimitEnv)
+		}
+	}
+	active := procsFixed == "" || memFixed == ""
+
+	if active && !running.CompareAndSwap(nil, t) {
+		return nil, ErrAlreadyStarted
+	}
+	defer func() {
+		// A panic below (a bug) must not leave the slot taken for good.
+		if r := recover(); r != nil {
+			running.CompareAndSwap(t, nil)
+			panic(r)
+		}
+	}()
+
+	// Read the limits. Without a cgroup (bare metal, a sandbox, not Linux)
+	// GOMAXPROCS is still shaped by the options over the CPU count, and
+	// GOMEMLIMIT has nothing to go by.
+	var limits cgroup.Limits
+	var readErr error
+	follow := false
+	if active {
+		t.group = c.group
+		if t.group == nil {
+			t.group, readErr = c.open()
+		}
+		if readErr == nil {
+			limits, readErr = t.group.Limits()
+			follow = true
+		} else {
+			t.group = nil
+			limits = cgroup.Limits{CPUs: runtime.NumCPU(), CPUsSource: cgroup.Source{File: "runtime.NumCPU"}}
+			if memFixed == "" {
+				memFixed, memWhy = OwnerNone, "no cgroup ("+readErr.Error()+")"
+			}
+		}
+	}
+
+	t.procs = maxProcs{cfg: c.procs, model: newRuntimeModel(t.group), envPinned: env.maxProcsEnv > 0}
+	t.mem = memoryLimit{cfg: c.memory}
+	pev := t.procs.start(now, limits, procsFixed, procsWhy)
+	t.mem.start(now, limits, memFixed, memWhy)
+
+	follow = follow && (t.procs.owner == OwnerSnug || t.procs.owner == OwnerRuntime ||
+		t.mem.owner == OwnerSnug || t.mem.owner == OwnerNone)
+	t.mu.Lock()
+	t.status.MaxProcs, t.status.MemoryLimit = t.procs.d, t.mem.d
+	t.status.Limits, t.status.Err = limits, readErr
+	t.status.StopTheWorlds = pev.stw
+	t.status.Running = follow
+	for _, d := range []Decision{t.procs.d, t.mem.d} {
+		if d.Value != d.Previous && (d.Owner == OwnerSnug || d.Owner == OwnerRuntime) {
+			t.status.Changes++
+		}
+	}
+	t.mu.Unlock()
+
+	if log != nil {
+		attrs := []any{"GOMAXPROCS", t.procs.d.Source, "GOMEMLIMIT", t.mem.d.Source}
+		if readErr != nil && !errors.Is(readErr, cgroup.ErrNoCgroup) && !errors.Is(readErr, cgroup.ErrUnsupported) {
+			attrs = append(attrs, "error", readErr.Error())
+		}
+		msg := "snug: tuned"
+		if env.off {
+			msg = "snug: off"
+		}
+		log.Info(msg, attrs...)
+	}
+	t.notify(t.procs.d, t.mem.d)
+
+	if !follow {
+		// Nothing to follow, but GOMAXPROCS may have been shaped by the
+		// options over the CPU count: Stop restores it and frees the slot.
+		close(t.done)
+		select {
+		case <-t.stopCh: // Stop was called from an OnChange function
+			t.end()
+		default:
+		}
+		return t, nil
+	}
+	go t.loop(ctx, pev.next)
+	return t, nil
+}
+
+// Stop stops the Tuner's goroutine and, unless WithoutRestore was given,
+// restores GOMAXPROCS and GOMEMLIMIT to what they were before Start where
+// the Tuner changed them (a knob the application took over is left as the
+// application set it). When Stop returns, the goroutine has exited, except
+// when Stop is called from an OnChange function: then it exits, and
+// restores, as soon as that function returns. Stop may be called more than
+// once, and on a nil Tuner.
+func (t *Tuner) Stop() {
+	if t == nil {
+		return
+	}
+	t.stopOnce.Do(func() { close(t.stopCh) })
+	if id := t.notifying.Load(); id != 0 && id == goroutineID() {
+		return // the loop ends when the OnChange function returns
+	}
+	<-t.done
+	t.end()
+}
+
+// Status returns the Tuner's current decisions and counters. It is cheap
+// (a copy under a lock) and safe to call at any rate. A nil Tuner has a
+// zero Status.
+func (t *Tuner) Status() Status {
+	if t == nil {
+		return Status{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.status
+}
+
+func (t *Tuner) loop(ctx context.Context, first time.Duration) {
+	defer close(t.done)
+	defer t.end()
+	next := t.cfg.interval
+	if first > 0 && first < next {
+		next = first
+	}
+	timer := time.NewTimer(next)
+	defer timer.Stop()
+	for {
+		select {
+		case <-t.stopCh:
+			return
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		next, more := t.evaluate(time.Now())
+		if !more {
+			return
+		}
+		timer.Reset(next)
+	}
+}
+
+// end restores the knobs and releases the process-wide slot, once.
+func (t *Tuner) end() {
+	t.endOnce.Do(func() {
+		stw := t.procs.stop(t.cfg.restore)
+		t.mem.stop(t.cfg.restore)
+		t.procs.model.close()
+		t.group = nil // let its open files go with it
+		t.mu.Lock()
+		t.status.Running = false
+		t.status.StopTheWorlds += stw
+		t.mu.Unlock()
+		running.CompareAndSwap(t, nil)
+	})
+}
+
+// evaluate re-reads the limits and re-decides both knobs. It returns when
+// to evaluate next, and false when neither knob is left to follow.
+func (t *Tuner) evaluate(now time.Time) (next time.Duration, more bool) {
+	defer func() {
+		// A bug here must not take the program down: log it, keep going.
+		if r := recover(); r != nil {
+			if log := t.logger(); log != nil {
+				log.Error("snug: tuner evaluation panicked; decisions kept", "panic", fmt.Sprint(r))
+			}
+			next, more = t.cfg.interval, true
+		}
+	}()
+	next = t.cfg.interval
+	l, err := t.group.Limits()
+	if err != nil {
+		// Keep the previous decisions: a file that cannot be read now is
+		// not a limit that went away.
+		t.mu.Lock()
+		t.status.Evaluations++
+		t.status.Err = err
+		t.mu.Unlock()
+		if msg := err.Error(); msg != t.lastErr {
+			t.lastErr = msg
+			if log := t.logger(); log != nil {
+				log.Warn("snug: cannot read cgroup limits; keeping the current settings", "error", msg)
+			}
+		}
+		return next, true
+	}
+	t.lastErr = ""
+	oldProcs := t.procs.d
+	pev := t.procs.evaluate(now, l, false)
+	memChanged := t.mem.evaluate(now, l, false)
+	if pev.next > 0 && pev.next < next {
+		next = pev.next
+	}
+
+	t.mu.Lock()
+	t.status.Evaluations++
+	t.status.Limits, t.status.Err = l, nil
+	t.status.MaxProcs, t.status.MemoryLimit = t.procs.d, t.mem.d
+	t.status.StopTheWorlds += pev.stw
+	if pev.stw > 0 && t.procs.d.Value != oldProcs.Value {
+		t.status.Changes++
+	}
+	if memChanged && t.mem.d.Value != t.mem.d.Previous && t.mem.d.Owner != OwnerApplication {
+		t.status.Changes++
+	}
+	t.mu.Unlock()
+
+	var changed []Decision
+	if pev.changed {
+		changed = append(changed, t.procs.d)
+	}
+	if memChanged {
+		changed = append(changed, t.mem.d)
+	}
+	if len(changed) > 0 {
+		if log := t.logger(); log != nil {
+			for _, d := range changed {
+				log.Info("snug: "+string(d.Knob)+" changed", "from", d.Previous, "to", d.Value, "owner", string(d.Owner), "source", d.Source)
+			}
+		}
+		t.notify(changed...)
+	}
+
+	more = t.procs.owner == OwnerSnug || t.procs.owner == OwnerRuntime ||
+		t.mem.owner == OwnerSnug || t.mem.owner == OwnerNone
+	select {
+	case <-t.stopCh:
+		more = false // Stop was called from a callback
+	default:
+	}
+	return next, more
+}
+
+// notify calls the OnChange functions, recovering a panic in each.
+func (t *Tuner) notify(ds ...Decision) {
+	if len(t.cfg.onChange) == 0 {
+		return
+	}
+	t.notifying.Store(goroutineID())
+	defer t.notifying.Store(0)
+	for _, d := range ds {
+		for _, f := range t.cfg.onChange {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						if log := t.logger(); log != nil {
+							log.Error("snug: OnChange function panicked", "panic", fmt.Sprint(r))
+						}
+					}
+				}()
+				f(d)
+			}()
+		}
+	}
+}
+
+// logger returns where log lines go, or nil when quiet.
+func (t *Tuner) logger() *slog.Logger {
+	if t.cfg.quiet {
+		return nil
+	}
+	if t.cfg.logger != nil {
+		return t.cfg.logger
+	}
+	return slog.Default()
+}
+
+// goroutineID returns the calling goroutine's id, parsed from the first
+// line of its stack trace ("goroutine 42 [running]:"). Go hides the id on
+// purpose; it is used here only to tell whether Stop runs inside an
+// OnChange function, where waiting for the loop would wait for itself.
+func goroutineID() int64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseInt(string(b), 10, 64)
+	return id
+}
