@@ -90,6 +90,7 @@ func run() error {
 	fmt.Fprintln(w, "\nRUNTIME\tVALUE")
 	fmt.Fprintf(w, "GOMAXPROCS\t%d (NumCPU %d)\n", runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintf(w, "GOMEMLIMIT\t%s\n", limit(debug.SetMemoryLimit(-1)))
+	decide(w)
 
 	return nil
 }
