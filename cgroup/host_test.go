@@ -156,7 +156,11 @@ func TestHostLeafLimits(t *testing.T) {
 	if s.CPUUsage < 100*time.Millisecond {
 		t.Errorf("CPUUsage = %v after burning 300 ms on two threads", s.CPUUsage)
 	}
-	if s.Periods == 0 || s.ThrottledPeriods == 0 || s.ThrottledTime == 0 {
+	// nr_throttled counts every throttle; on kernels with task-based
+	// throttling (6.18 here) throttled_time only grows when a task was
+	// actually held back, so it can stay 0 for a short burst. Its parsing
+	// is covered by the fixtures and, against containerd, in the VM.
+	if s.Periods == 0 || s.ThrottledPeriods == 0 {
 		t.Errorf("no throttling seen under a 0.5 CPU quota: periods %d throttled %d (%v)",
 			s.Periods, s.ThrottledPeriods, s.ThrottledTime)
 	}
