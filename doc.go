@@ -43,20 +43,28 @@
 // default stands and one warning names the variable, its value and what it
 // accepts. Nothing panics.
 //
-//	Variable                  Values (default first)        Effect
-//	SNUG                      on | off                      off: snug changes nothing at all
-//	SNUG_LOG                  info | quiet                  quiet: no log lines
-//	SNUG_GOMAXPROCS           auto | off | force            off: leave GOMAXPROCS alone; force: manage it even when GOMAXPROCS is set
-//	SNUG_GOMAXPROCS_POLICY    floor | runtime | ceil        how a CPU quota becomes GOMAXPROCS (tune.Policy)
-//	SNUG_GOMAXPROCS_MIN       integer ≥ 1 (none)            least GOMAXPROCS (still at most the usable CPUs)
-//	SNUG_GOMAXPROCS_MAX       integer ≥ 1 (none)            most GOMAXPROCS; a MIN above MAX ignores both
-//	SNUG_GOMAXPROCS_RESERVE   CPUs ≥ 0, like 0.5 (0)        CPUs kept for sidecars or child processes, taken off the quota
-//	SNUG_GOMEMLIMIT           auto | off | force            off: leave GOMEMLIMIT alone; force: manage it even when GOMEMLIMIT is set
-//	SNUG_GOMEMLIMIT_RATIO     0 < r ≤ 1 (0.9)               share of the memory limit for the Go runtime
-//	SNUG_GOMEMLIMIT_HEADROOM  bytes, like 64MiB (32MiB)     least memory kept outside GOMEMLIMIT (at most half the limit)
-//	SNUG_INTERVAL             duration ≥ 10ms (1s)          how often the limits are re-read
-//	GOMAXPROCS                integer ≥ 1                   the Go runtime's; when set, snug keeps it (see SNUG_GOMAXPROCS)
-//	GOMEMLIMIT                bytes or off                  the Go runtime's; when set, snug keeps it (see SNUG_GOMEMLIMIT)
+//	Variable                     Values (default first)           Effect
+//	SNUG                         on | off                         off: snug changes nothing at all
+//	SNUG_LOG                     info | quiet                     quiet: no log lines
+//	SNUG_GOMAXPROCS              auto | off | force               off: leave GOMAXPROCS alone; force: manage it even when GOMAXPROCS is set
+//	SNUG_GOMAXPROCS_POLICY       floor | runtime | ceil           how a CPU quota becomes GOMAXPROCS (tune.Policy)
+//	SNUG_GOMAXPROCS_MIN          integer ≥ 1 (none)               least GOMAXPROCS (still at most the usable CPUs)
+//	SNUG_GOMAXPROCS_MAX          integer ≥ 1 (none)               most GOMAXPROCS; a MIN above MAX ignores both
+//	SNUG_GOMAXPROCS_RESERVE      CPUs ≥ 0, like 0.5 (0)           CPUs kept for sidecars or child processes, taken off the quota
+//	SNUG_GOMEMLIMIT              auto | off | force               off: leave GOMEMLIMIT alone; force: manage it even when GOMEMLIMIT is set
+//	SNUG_GOMEMLIMIT_RATIO        0 < r ≤ 1 (0.9)                  share of the memory limit for the Go runtime
+//	SNUG_GOMEMLIMIT_HEADROOM     bytes, like 64MiB (32MiB)        least memory kept outside GOMEMLIMIT (at most half the limit)
+//	SNUG_INTERVAL                duration ≥ 10ms (1s)             how often the limits are re-read
+//	SNUG_WATCHDOG                on | off                         off: no GC watchdog (no FreeOSMemory, no GOMEMLIMIT lowering for memory outside Go, no events)
+//	SNUG_WATCHDOG_FREE           0 < s ≤ 1 | off (0.92)           working set share of the memory limit from which debug.FreeOSMemory may be called
+//	SNUG_WATCHDOG_OUTSIDE        on | off                         off: GOMEMLIMIT is not lowered for memory the container uses outside the Go runtime
+//	SNUG_WATCHDOG_PAUSE          duration | off (10ms)            GC pause from which a long-pause event is reported
+//	SNUG_WATCHDOG_SPIRAL         0 < s < 1 | off (0.5)            GC share of the CPU that, sustained with the heap at its limit, is a death spiral
+//	SNUG_WATCHDOG_SPIRAL_WINDOW  1s to 24h (60s)                  how long that share must last before tune.Tuner.DeathSpiral reports true
+//	SNUG_WATCHDOG_SNAPSHOTS      off | trace | heap | trace,heap  snapshots written on events: a flight-recorder trace, a heap profile
+//	SNUG_WATCHDOG_SNAPSHOT_DIR   directory (none)                 where snapshots go (mode 0600; 8 files, 64 MiB per process at most)
+//	GOMAXPROCS                   integer ≥ 1                      the Go runtime's; when set, snug keeps it (see SNUG_GOMAXPROCS)
+//	GOMEMLIMIT                   bytes or off                     the Go runtime's; when set, snug keeps it (see SNUG_GOMEMLIMIT)
 //
 // Values are case-insensitive; SNUG also takes 0/1, false/true, no/yes.
 // A GOMAXPROCS that is not a positive integer is ignored by the Go runtime,

@@ -126,6 +126,7 @@ func (c *config) applyEnv() envSettings {
 			warn("SNUG_GOMEMLIMIT_HEADROOM", v, "bytes with an optional unit B, KiB, MiB, GiB or TiB, like 64MiB")
 		}
 	}
+	c.applyWatchdogEnv(lookup, warn)
 	if v, ok := lookup("SNUG_INTERVAL"); ok {
 		if d, err := time.ParseDuration(v); err == nil && d >= MinInterval {
 			c.interval = d

@@ -10,10 +10,11 @@ import (
 
 // memoryLowerer can lower the GOMEMLIMIT the cgroup limit calls for, for
 // memory the Go runtime does not see. It is the one way into the memory
-// limit besides the cgroup: the GC watchdog (issue 4) will measure memory
-// charged to the cgroup outside the Go heap (page cache, C allocations,
-// other processes in the container) and lower the limit through here, so
-// that GOMEMLIMIT keeps a single owner that knows who asked for what and
+// limit besides the cgroup: the GC watchdog (watchdog.go) measures the
+// unreclaimable memory charged to the cgroup outside the Go runtime (C
+// allocations, mmap, shared memory, kernel memory, other processes in the
+// container; not page cache) and lowers the limit through here, so that
+// GOMEMLIMIT keeps a single owner that knows who asked for what and
 // restores it on Stop.
 //
 // lowerMemoryLimit is called on the Tuner's goroutine at each evaluation
@@ -29,7 +30,7 @@ type memoryLowerer interface {
 // Start and Stop, when that goroutine is not running) calls its methods.
 type memoryLimit struct {
 	cfg   memoryConfig
-	lower memoryLowerer // nil until the watchdog exists
+	lower memoryLowerer // the watchdog, unless it or its outside-Go part is off
 
 	owner Owner
 	d     Decision

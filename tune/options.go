@@ -35,6 +35,8 @@ type config struct {
 
 	noMaxProcs, noMemoryLimit bool
 
+	watch watchdogConfig // the GC watchdog (watchdog_options.go)
+
 	// group replaces the process's own cgroup (tests give fixtures here),
 	// and open the way it is opened.
 	group *cgroup.Group
@@ -51,6 +53,7 @@ func defaultConfig() config {
 		memory:   memoryConfig{ratio: DefaultMemoryRatio, headroom: DefaultMemoryHeadroom},
 		interval: DefaultInterval,
 		restore:  true,
+		watch:    defaultWatchdogConfig(),
 	}
 }
 

@@ -81,9 +81,10 @@ type Decision struct {
 // Status is a snapshot of a Tuner, for logs, debug pages and telemetry. It
 // is a plain value: Status copies it under a lock and does no I/O.
 type Status struct {
-	// Running is true while the Tuner's goroutine re-reads the limits. It
-	// is false after Stop, and for a Tuner that found nothing to follow (no
-	// cgroup, or both knobs off).
+	// Running is true while the Tuner's goroutine follows the limits for a
+	// knob. It is false after Stop, and for a Tuner that found nothing to
+	// follow (no cgroup, or both knobs off); the goroutine may still run
+	// for the watchdog (Watchdog.Running).
 	Running bool
 
 	MaxProcs    Decision // GOMAXPROCS
@@ -104,6 +105,9 @@ type Status struct {
 	// runtime). The runtime records each one in the runtime/metrics
 	// histogram /sched/pauses/total/other:seconds.
 	StopTheWorlds uint64
+
+	// Watchdog is the GC watchdog's state and counters.
+	Watchdog WatchdogStatus
 
 	// Started is when Start ran.
 	Started time.Time

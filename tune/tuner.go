@@ -21,7 +21,8 @@ import (
 // to follow). Two Tuners would fight over the same runtime settings; Stop
 // the other one first (the one a blank import of the root package started
 // is snug.Tuner()). A Tuner that SNUG=off or the environment left without
-// a knob to manage holds nothing.
+// a knob to manage, and without a GC watchdog (SNUG_WATCHDOG=off), holds
+// nothing.
 var ErrAlreadyStarted = errors.New("tune: a Tuner is already running in this process")
 
 // running is the Tuner that holds the process's knobs, if any.
@@ -37,6 +38,7 @@ type Tuner struct {
 	// loop goroutine, then Stop after the loop has exited.
 	procs maxProcs
 	mem   memoryLimit
+	watch *watchdog // nil when off
 
 	mu     sync.Mutex // guards status
 	status Status
@@ -78,6 +80,7 @@ func Start(ctx context.Context, opts ...Option) (*Tuner, error) {
 		return nil, err
 	}
 	env := c.applyEnv()
+	watchOn := !env.off && c.watch.enabled()
 
 	t := &Tuner{cfg: c, stopCh: make(chan struct{}), done: make(chan struct{})}
 	now := time.Now()
@@ -114,7 +117,7 @@ func Start(ctx context.Context, opts ...Option) (*Tuner, error) {
 			memFixed, memWhy = OwnerEnv, fmt.Sprintf("GOMEMLIMIT environment variable %q", env.memLimitEnv)
 		}
 	}
-	active := procsFixed == "" || memFixed == ""
+	active := procsFixed == "" || memFixed == "" || watchOn
 
 	if active && !running.CompareAndSwap(nil, t) {
 		return nil, ErrAlreadyStarted
@@ -152,16 +155,29 @@ func Start(ctx context.Context, opts ...Option) (*Tuner, error) {
 
 	t.procs = maxProcs{cfg: c.procs, model: newRuntimeModel(t.group), envPinned: env.maxProcsEnv > 0}
 	t.mem = memoryLimit{cfg: c.memory}
+	var watchErr error
+	if watchOn && follow {
+		// The watchdog needs the cgroup. Its first sample, at the first
+		// tick, is the baseline of its windows: taking it here would open
+		// the cgroup's counter files during the program's init.
+		t.watch = newWatchdog(c.watch, t.group, c.interval)
+		watchErr = t.watch.snaps.start()
+		if c.watch.outside {
+			t.mem.lower = t.watch
+		}
+	}
 	pev := t.procs.start(now, limits, procsFixed, procsWhy)
 	t.mem.start(now, limits, memFixed, memWhy)
 
-	follow = follow && (t.procs.owner == OwnerSnug || t.procs.owner == OwnerRuntime ||
-		t.mem.owner == OwnerSnug || t.mem.owner == OwnerNone)
+	knobs := t.procs.owner == OwnerSnug || t.procs.owner == OwnerRuntime ||
+		t.mem.owner == OwnerSnug || t.mem.owner == OwnerNone
+	follow = follow && (knobs || t.watch != nil)
 	t.mu.Lock()
 	t.status.MaxProcs, t.status.MemoryLimit = t.procs.d, t.mem.d
 	t.status.Limits, t.status.Err = limits, readErr
 	t.status.StopTheWorlds = pev.stw
-	t.status.Running = follow
+	t.status.Running = follow && knobs
+	t.status.Watchdog.Running = t.watch != nil
 	for _, d := range []Decision{t.procs.d, t.mem.d} {
 		if d.Value != d.Previous && (d.Owner == OwnerSnug || d.Owner == OwnerRuntime) {
 			t.status.Changes++
@@ -179,6 +195,9 @@ func Start(ctx context.Context, opts ...Option) (*Tuner, error) {
 			msg = "snug: off"
 		}
 		log.Info(msg, attrs...)
+		if watchErr != nil {
+			log.Warn("snug: watchdog: " + watchErr.Error())
+		}
 	}
 	t.notify(t.procs.d, t.mem.d)
 
@@ -225,7 +244,10 @@ func (t *Tuner) Status() Status {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.status
+	st := t.status
+	st.Watchdog.Events = cloneCounts(st.Watchdog.Events)
+	st.Watchdog.Suppressed = cloneCounts(st.Watchdog.Suppressed)
+	return st
 }
 
 func (t *Tuner) loop(ctx context.Context, first time.Duration) {
@@ -245,9 +267,14 @@ func (t *Tuner) loop(ctx context.Context, first time.Duration) {
 			return
 		case <-timer.C:
 		}
-		next, more := t.evaluate(time.Now())
+		now := time.Now()
+		sampled := t.watch.sample(now) // before evaluate, which asks it about memory outside Go
+		next, more := t.evaluate(now)
 		if !more {
 			return
+		}
+		if sampled {
+			t.watchdogStep(now)
 		}
 		timer.Reset(next)
 	}
@@ -259,9 +286,11 @@ func (t *Tuner) end() {
 		stw := t.procs.stop(t.cfg.restore)
 		t.mem.stop(t.cfg.restore)
 		t.procs.model.close()
+		t.watch.stop()
 		t.group = nil // let its open files go with it
 		t.mu.Lock()
 		t.status.Running = false
+		t.status.Watchdog.Running, t.status.Watchdog.Spiraling, t.status.Watchdog.SpiralReason = false, false, ""
 		t.status.StopTheWorlds += stw
 		t.mu.Unlock()
 		running.CompareAndSwap(t, nil)
@@ -305,8 +334,12 @@ func (t *Tuner) evaluate(now time.Time) (next time.Duration, more bool) {
 		next = pev.next
 	}
 
+	knobs := t.procs.owner == OwnerSnug || t.procs.owner == OwnerRuntime ||
+		t.mem.owner == OwnerSnug || t.mem.owner == OwnerNone
+
 	t.mu.Lock()
 	t.status.Evaluations++
+	t.status.Running = knobs
 	t.status.Limits, t.status.Err = l, nil
 	t.status.MaxProcs, t.status.MemoryLimit = t.procs.d, t.mem.d
 	t.status.StopTheWorlds += pev.stw
@@ -334,8 +367,7 @@ func (t *Tuner) evaluate(now time.Time) (next time.Duration, more bool) {
 		t.notify(changed...)
 	}
 
-	more = t.procs.owner == OwnerSnug || t.procs.owner == OwnerRuntime ||
-		t.mem.owner == OwnerSnug || t.mem.owner == OwnerNone
+	more = knobs || t.watch != nil // the watchdog keeps sampling when no knob is left
 	select {
 	case <-t.stopCh:
 		more = false // Stop was called from a callback
