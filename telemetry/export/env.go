@@ -1,0 +1,149 @@
+package export
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// settings is what Setup decided from the environment and its options.
+type settings struct {
+	disabled   bool
+	exporters  []string // "otlp", "prometheus", "console", in that order
+	protocol   string   // "http/protobuf" or "grpc", for otlp
+	interval   time.Duration
+	timeout    time.Duration
+	warnings   []error
+	defaulted  bool // OTEL_METRICS_EXPORTER was unset
+	otlpTarget string
+}
+
+const (
+	defaultInterval = 60 * time.Second // the specification's default
+	defaultTimeout  = 30 * time.Second
+	// minInterval keeps a typo (OTEL_METRIC_EXPORT_INTERVAL=60 meant as
+	// seconds) from exporting every few milliseconds.
+	minInterval = 100 * time.Millisecond
+)
+
+// readSettings reads the standard variables. A value it cannot use is
+// ignored with a warning and the default applies, as the OpenTelemetry
+// specification asks of SDKs ("generate a warning and gracefully ignore").
+func readSettings(getenv func(string) string) settings {
+	s := &settings{protocol: "http/protobuf", interval: defaultInterval, timeout: defaultTimeout}
+	warn := func(format string, args ...any) {
+		s.warnings = append(s.warnings, fmt.Errorf("export: "+format, args...))
+	}
+
+	switch v := strings.TrimSpace(getenv("OTEL_SDK_DISABLED")); strings.ToLower(v) {
+	case "true":
+		s.disabled = true
+		return *s
+	case "", "false":
+	default:
+		warn("OTEL_SDK_DISABLED=%q is not true or false: SDK left enabled", v)
+	}
+
+	s.otlpTarget = firstSet(getenv, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+	if raw, ok := lookup(getenv, "OTEL_METRICS_EXPORTER"); ok {
+		seen := map[string]bool{}
+		none := false
+		for _, name := range strings.Split(raw, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			switch name {
+			case "":
+			case "none":
+				none = true
+			case "otlp", "prometheus", "console":
+				seen[name] = true
+			default:
+				warn("OTEL_METRICS_EXPORTER: unknown exporter %q ignored (known: otlp, prometheus, console, none)", name)
+			}
+		}
+		for _, name := range [...]string{"otlp", "prometheus", "console"} {
+			if seen[name] {
+				s.exporters = append(s.exporters, name)
+			}
+		}
+		if none && len(s.exporters) > 0 {
+			warn("OTEL_METRICS_EXPORTER=%q: none is ignored next to other exporters", raw)
+		}
+		if none || len(s.exporters) > 0 {
+			s.finish(getenv, warn)
+			return *s
+		}
+		// Only unknown names: fall through to the default, which pushes
+		// nothing unless an OTLP endpoint is configured.
+	}
+
+	// Unset. The specification's default is otlp to localhost:4318; snug
+	// pushes nothing unless told where to: the Prometheus handler always,
+	// OTLP only when an endpoint variable is set.
+	s.defaulted = true
+	if s.otlpTarget != "" {
+		s.exporters = append(s.exporters, "otlp")
+	}
+	s.exporters = append(s.exporters, "prometheus")
+	s.finish(getenv, warn)
+	return *s
+}
+
+// finish reads the variables of the exporters chosen.
+func (s *settings) finish(getenv func(string) string, warn func(string, ...any)) {
+	if s.has("otlp") {
+		proto := firstSet(getenv, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+		switch strings.ToLower(strings.TrimSpace(proto)) {
+		case "", "http/protobuf":
+		case "grpc":
+			s.protocol = "grpc"
+		default:
+			warn("OTLP protocol %q not supported (http/protobuf or grpc): using http/protobuf", proto)
+		}
+	}
+	if s.has("otlp") || s.has("console") {
+		s.interval = millis(getenv, "OTEL_METRIC_EXPORT_INTERVAL", defaultInterval, warn)
+		if s.interval < minInterval {
+			warn("OTEL_METRIC_EXPORT_INTERVAL=%s is below %v: using %v", getenv("OTEL_METRIC_EXPORT_INTERVAL"), minInterval, minInterval)
+			s.interval = minInterval
+		}
+		s.timeout = millis(getenv, "OTEL_METRIC_EXPORT_TIMEOUT", defaultTimeout, warn)
+	}
+}
+
+func (s settings) has(name string) bool {
+	for _, e := range s.exporters {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}
+
+// millis parses a positive whole number of milliseconds.
+func millis(getenv func(string) string, key string, def time.Duration, warn func(string, ...any)) time.Duration {
+	raw, ok := lookup(getenv, key)
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	if err != nil || n <= 0 || n > int64(24*time.Hour/time.Millisecond) {
+		warn("%s=%q is not a number of milliseconds between 1 and 86400000: using %v", key, raw, def)
+		return def
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, strings.TrimSpace(v) != ""
+}
+
+func firstSet(getenv func(string) string, keys ...string) string {
+	for _, k := range keys {
+		if v, ok := lookup(getenv, k); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,96 @@
+package export
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		exporters []string
+		protocol  string
+		interval  time.Duration
+		disabled  bool
+		warn      string // a substring of the one warning expected, "" for none
+	}{
+		{name: "unset: prometheus only, nothing pushed",
+			exporters: []string{"prometheus"}},
+		{name: "unset with an endpoint: otlp too",
+			env:       map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+			exporters: []string{"otlp", "prometheus"}},
+		{name: "unset with a metrics endpoint: otlp too",
+			env:       map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://collector:4318/v1/metrics"},
+			exporters: []string{"otlp", "prometheus"}},
+		{name: "otlp alone",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "otlp"},
+			exporters: []string{"otlp"}},
+		{name: "a list, spaces and case",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": " Console , prometheus,otlp,otlp"},
+			exporters: []string{"otlp", "prometheus", "console"}},
+		{name: "none",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:4318"},
+			exporters: nil},
+		{name: "none next to others is ignored",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "none,otlp"},
+			exporters: []string{"otlp"}, warn: "none is ignored"},
+		{name: "unknown exporter ignored",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "prometheus,zipkin"},
+			exporters: []string{"prometheus"}, warn: `unknown exporter "zipkin"`},
+		{name: "only unknown exporters: the default",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "jaeger"},
+			exporters: []string{"prometheus"}, warn: `unknown exporter "jaeger"`},
+		{name: "grpc",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+			exporters: []string{"otlp"}, protocol: "grpc"},
+		{name: "metrics protocol wins",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf"},
+			exporters: []string{"otlp"}, protocol: "http/protobuf"},
+		{name: "http/json is not supported",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+			exporters: []string{"otlp"}, protocol: "http/protobuf", warn: "http/json"},
+		{name: "interval",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "otlp", "OTEL_METRIC_EXPORT_INTERVAL": "15000"},
+			exporters: []string{"otlp"}, interval: 15 * time.Second},
+		{name: "interval malformed",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "console", "OTEL_METRIC_EXPORT_INTERVAL": "15s"},
+			exporters: []string{"console"}, interval: defaultInterval, warn: "OTEL_METRIC_EXPORT_INTERVAL"},
+		{name: "interval negative",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "console", "OTEL_METRIC_EXPORT_INTERVAL": "-5"},
+			exporters: []string{"console"}, interval: defaultInterval, warn: "OTEL_METRIC_EXPORT_INTERVAL"},
+		{name: "interval in seconds by mistake is raised to the floor",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "otlp", "OTEL_METRIC_EXPORT_INTERVAL": "60"},
+			exporters: []string{"otlp"}, interval: minInterval, warn: "below"},
+		{name: "disabled",
+			env:      map[string]string{"OTEL_SDK_DISABLED": "TRUE", "OTEL_METRICS_EXPORTER": "otlp"},
+			disabled: true},
+		{name: "disabled malformed",
+			env:       map[string]string{"OTEL_SDK_DISABLED": "yes"},
+			exporters: []string{"prometheus"}, warn: "OTEL_SDK_DISABLED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := readSettings(func(k string) string { return tc.env[k] })
+			if s.disabled != tc.disabled {
+				t.Errorf("disabled = %v", s.disabled)
+			}
+			if !reflect.DeepEqual(s.exporters, tc.exporters) {
+				t.Errorf("exporters = %q, want %q", s.exporters, tc.exporters)
+			}
+			if tc.protocol != "" && s.protocol != tc.protocol {
+				t.Errorf("protocol = %q, want %q", s.protocol, tc.protocol)
+			}
+			if tc.interval != 0 && s.interval != tc.interval {
+				t.Errorf("interval = %v, want %v", s.interval, tc.interval)
+			}
+			switch {
+			case tc.warn == "" && len(s.warnings) > 0:
+				t.Errorf("unexpected warnings %v", s.warnings)
+			case tc.warn != "" && (len(s.warnings) != 1 || !strings.Contains(s.warnings[0].Error(), tc.warn)):
+				t.Errorf("warnings %v, want one containing %q", s.warnings, tc.warn)
+			}
+		})
+	}
+}
