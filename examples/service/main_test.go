@@ -10,13 +10,13 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/snug-go/snug/internal/promtest"
 )
 
 // The test runs the service for real: this test binary, re-executed with
@@ -218,73 +218,14 @@ func TestService(t *testing.T) {
 // SNUG_REQUIRE_PROMETHEUS=1.
 func scrapeWithPrometheus(t *testing.T, target string) {
 	t.Helper()
-	bin := ""
-	for _, p := range []string{os.Getenv("SNUG_PROMETHEUS"), "prometheus", "/usr/bin/prometheus"} {
-		if path, err := exec.LookPath(p); p != "" && err == nil {
-			bin = path
-			break
-		}
-	}
+	bin := promtest.Binary(t)
 	if bin == "" {
-		if os.Getenv("SNUG_REQUIRE_PROMETHEUS") == "1" {
-			t.Fatal("no prometheus binary and SNUG_REQUIRE_PROMETHEUS=1")
-		}
 		t.Log("no prometheus binary: the real-scrape part is skipped")
 		return
 	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(
-		"global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"+
-			"scrape_configs:\n  - job_name: service\n    static_configs: [{targets: ['%s']}]\n", target)), 0o644)
-	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	var logs syncBuffer
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+api, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", logs.String())
-		}
-	}()
-
-	query := func(q string) (float64, bool) {
-		code, body := get(t, "http://"+api+"/api/v1/query?query="+url.QueryEscape(q))
-		if code != 200 {
-			return 0, false
-		}
-		var r struct {
-			Data struct{ Result []struct{ Value [2]any } }
-		}
-		if json.Unmarshal([]byte(body), &r) != nil || len(r.Data.Result) == 0 {
-			return 0, false
-		}
-		s, _ := r.Data.Result[0].Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		return v, err == nil
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if v, ok := query(`up{job="service"}`); ok && v == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Prometheus did not scrape the service within 60 s")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	server := promtest.Start(t, bin, target, "service")
+	server.WaitUp(t)
+	query := server.Query
 	for _, c := range []struct {
 		q      string
 		lo, hi float64

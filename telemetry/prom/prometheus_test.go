@@ -2,61 +2,28 @@ package prom_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/snug-go/snug/internal/promtest"
 	"github.com/snug-go/snug/telemetry"
 	"github.com/snug-go/snug/telemetry/prom"
 )
-
-// prometheusBinary finds a Prometheus server to run, or skips: CI installs
-// the Debian package and sets SNUG_REQUIRE_PROMETHEUS=1, which turns the
-// skip into a failure.
-func prometheusBinary(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("SNUG_PROMETHEUS"), "prometheus", "/usr/bin/prometheus"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("SNUG_REQUIRE_PROMETHEUS") == "1" {
-		t.Fatal("no prometheus binary and SNUG_REQUIRE_PROMETHEUS=1 (apt-get install prometheus)")
-	}
-	t.Skip("no prometheus binary (apt-get install prometheus, or set SNUG_PROMETHEUS)")
-	return ""
-}
-
-// freePort returns a loopback port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestRealPrometheus serves snug's metrics from a real http.Server, has a
 // real Prometheus server (v2.42 from Debian here) scrape it every second,
 // and reads the series back through Prometheus' query API.
 func TestRealPrometheus(t *testing.T) {
-	bin := prometheusBinary(t)
+	bin := promtest.Binary(t)
+	if bin == "" {
+		t.Skip("no prometheus binary (apt-get install prometheus, or set SNUG_PROMETHEUS)")
+	}
 
 	// The service: an exporter on its own mux, snug's instruments with a
 	// health check, and a GC so that there are pauses to count.
@@ -87,91 +54,9 @@ func TestRealPrometheus(t *testing.T) {
 	defer srv.Close()
 
 	// The Prometheus server, with its own configuration and storage.
-	dir := t.TempDir()
-	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: snug
-    static_configs:
-      - targets: ['%s']
-`, ln.Addr())
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+api,
-		"--log.level=warn",
-	)
-	logs, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logs.Close()
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			data, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-			t.Logf("prometheus log:\n%s", data)
-		}
-	}()
-
-	query := func(q string) (float64, bool) {
-		resp, err := http.Get("http://" + api + "/api/v1/query?query=" + url.QueryEscape(q))
-		if err != nil {
-			return 0, false
-		}
-		defer resp.Body.Close()
-		var r struct {
-			Status string
-			Data   struct {
-				Result []struct {
-					Value [2]any
-				}
-			}
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" || len(r.Data.Result) == 0 {
-			return 0, false
-		}
-		s, _ := r.Data.Result[0].Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		return v, err == nil
-	}
-
-	// Wait until Prometheus has scraped the service successfully.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			data, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-			t.Fatalf("prometheus exited: %v\n%s", err, data)
-		default:
-		}
-		if v, ok := query(`up{job="snug"}`); ok && v == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Prometheus did not scrape the service within 60 s")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	server := promtest.Start(t, bin, ln.Addr().String(), "snug")
+	server.WaitUp(t)
+	query := server.Query
 
 	checks := []struct {
 		query  string
