@@ -1,0 +1,75 @@
+//go:build linux
+
+package tune
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snug-go/snug/internal/vmtest"
+)
+
+// The burst-then-mmap case of TestHostWatchdogFreesBeforeOOM on a real
+// cgroup v2 kernel (qemu, see internal/vmtest): two copies of
+// testdata/watchdog in two 256 MiB cgroups without swap, one with only
+// GOMEMLIMIT at 0.9 × the limit, one with snug's defaults. The first must be
+// OOM-killed (memory.events counts it), the second must finish.
+const watchdogVMScript = `
+cg=/sys/fs/cgroup
+for n in control watched; do
+	mkdir $cg/$n && echo 268435456 > $cg/$n/memory.max && echo 0 > $cg/$n/memory.swap.max
+done
+inside() { sh -c 'd=$1; shift; echo $$ > $d/cgroup.procs && exec "$@"' sh "$@"; }
+args="-mode=burst -burst=209715200 -mmap=125829120 -step=16777216 -pause=2s -for=26s -every=250ms"
+inside $cg/control env SNUG=off GOMEMLIMIT=241591910 /t/watchdog $args >/tmp/control.out 2>/tmp/control.err &
+c=$!
+inside $cg/watched /t/watchdog $args >/tmp/watched.out 2>/tmp/watched.err &
+w=$!
+wait $c; echo "control exit $?"
+wait $w; echo "watched exit $?"
+for n in control watched; do
+	echo "$n oom_kill $(awk '$1 == "oom_kill" { print $2 }' $cg/$n/memory.events)"
+	echo "$n last $(tail -n 1 /tmp/$n.out)"
+done
+`
+
+func TestWatchdogFreesBeforeOOMInVM(t *testing.T) {
+	vmtest.Require(t)
+	bin := buildProgram(t, "testdata/watchdog")
+	out, code := vmtest.Run(t, vmtest.Guest{
+		Files:   map[string]string{"/t/watchdog": bin},
+		Script:  watchdogVMScript,
+		Memory:  1024,
+		CPUs:    2,
+		Timeout: 4 * time.Minute,
+	})
+	if code != 0 {
+		t.Fatalf("guest script exit %d:\n%s", code, out)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.SplitN(line, " ", 3)
+		if len(f) == 3 {
+			got[f[0]+" "+f[1]] = f[2]
+		}
+	}
+	var control, watched watchdogReport
+	json.Unmarshal([]byte(got["control last"]), &control)
+	if err := json.Unmarshal([]byte(got["watched last"]), &watched); err != nil {
+		t.Fatalf("no report from the watched program: %v\n%s", err, out)
+	}
+	t.Logf("GOMEMLIMIT only: exit %s, %s OOM kill(s), phase %q, %d MiB mapped", got["control exit"], got["control oom_kill"], control.Phase, control.Mapped>>20)
+	t.Logf("with the watchdog: exit %s, %s OOM kill(s), phase %q, %d MiB mapped, %d FreeOSMemory call(s) freeing %d MiB, GOMEMLIMIT %d MiB",
+		got["watched exit"], got["watched oom_kill"], watched.Phase, watched.Mapped>>20, watched.FreeCalls, watched.Freed>>20, watched.GOMEMLIMIT>>20)
+	if got["control exit"] != "137" || got["control oom_kill"] != "1" {
+		t.Errorf("the GOMEMLIMIT-only program was not OOM-killed:\n%s", out)
+	}
+	if got["watched exit"] != "0" || got["watched oom_kill"] != "0" || watched.Phase != "done" || watched.Mapped < 120<<20 {
+		t.Errorf("the program with the watchdog did not survive:\n%s", out)
+	}
+	if watched.FreeCalls < 1 || watched.OutsideDeducted < 100<<20 {
+		t.Errorf("no FreeOSMemory call or no deduction for memory outside Go: %+v", watched)
+	}
+}
