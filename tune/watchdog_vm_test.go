@@ -73,3 +73,48 @@ func TestWatchdogFreesBeforeOOMInVM(t *testing.T) {
 		t.Errorf("no FreeOSMemory call or no deduction for memory outside Go: %+v", watched)
 	}
 }
+
+// The slow leak of TestHostWatchdogDeathSpiral on a real cgroup v2 kernel:
+// the watchdog must report a death spiral (and with it a failing liveness
+// probe) before the program's time is up. Timing under emulation is not
+// real time, so only the outcome and the order of events are checked.
+func TestWatchdogDeathSpiralInVM(t *testing.T) {
+	vmtest.Require(t)
+	bin := buildProgram(t, "testdata/watchdog")
+	out, code := vmtest.Run(t, vmtest.Guest{
+		Files: map[string]string{"/t/watchdog": bin},
+		Script: `
+cg=/sys/fs/cgroup
+mkdir $cg/spiral && echo 268435456 > $cg/spiral/memory.max && echo 0 > $cg/spiral/memory.swap.max
+echo $$ > $cg/spiral/cgroup.procs
+SNUG_WATCHDOG_SPIRAL_WINDOW=5s SNUG_INTERVAL=500ms /t/watchdog -mode=leak -live=157286400 -rate=1048576 -churn=104857600 -for=30s -every=500ms 2>/dev/null
+`,
+		Memory:  768,
+		CPUs:    2,
+		Timeout: 4 * time.Minute,
+	})
+	if code != 0 {
+		t.Fatalf("guest script exit %d:\n%s", code, out)
+	}
+	var start, spiral *watchdogReport
+	for _, line := range strings.Split(out, "\n") {
+		var r watchdogReport
+		if json.Unmarshal([]byte(line), &r) != nil {
+			continue
+		}
+		if start == nil && r.Phase == "leak" {
+			start = &r
+		}
+		if r.Spiraling {
+			spiral = &r
+			break
+		}
+	}
+	if start == nil || spiral == nil {
+		t.Fatalf("no death spiral reported during the leak:\n%s", out)
+	}
+	t.Logf("in the VM: death spiral %v after the leak began (guest clock): %s", spiral.time().Sub(start.time()).Round(100*time.Millisecond), spiral.Reason)
+	if !strings.Contains(spiral.Probe, "GC death spiral") || spiral.GCCPU < DefaultSpiralShare {
+		t.Errorf("spiral without a failing probe or a high GC share: %+v", spiral)
+	}
+}
