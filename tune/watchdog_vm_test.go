@@ -118,3 +118,61 @@ SNUG_WATCHDOG_SPIRAL_WINDOW=5s SNUG_INTERVAL=500ms /t/watchdog -mode=leak -live=
 		t.Errorf("spiral without a failing probe or a high GC share: %+v", spiral)
 	}
 }
+
+// The throttled pause of TestHostWatchdogThrottledPause on a real cgroup v2
+// kernel: GOMAXPROCS 2 under a 0.2-CPU cpu.max and a GC-heavy workload must
+// give exactly one long-pause event that names throttling, and a
+// flight-recorder trace of mode 0600. The guest's CFS periods run on its
+// own (emulated) clock, so only the outcome is checked, not pause lengths.
+func TestWatchdogThrottledPauseInVM(t *testing.T) {
+	vmtest.Require(t)
+	bin := buildProgram(t, "testdata/watchdog")
+	out, code := vmtest.Run(t, vmtest.Guest{
+		Files: map[string]string{"/t/watchdog": bin},
+		Script: `
+cg=/sys/fs/cgroup
+mkdir $cg/pause && echo "20000 100000" > $cg/pause/cpu.max
+mkdir /tmp/snap
+echo $$ > $cg/pause/cgroup.procs
+GOMAXPROCS=2 SNUG_WATCHDOG_SNAPSHOTS=trace SNUG_WATCHDOG_SNAPSHOT_DIR=/tmp/snap \
+	/t/watchdog -mode=gc -live=33554432 -workers=2 -for=20s -every=1s 2>&1 >/dev/null | grep -E "\"event\"|snapshot|WARN|ERROR"
+for f in /tmp/snap/*; do echo "snapshot $(stat -c %a "$f") $(head -c 5 "$f")"; done
+`,
+		// The guest's files live in RAM: enough of it that the snapshot
+		// fits above the 256 MiB the watchdog keeps free on the disk.
+		Memory:  1536,
+		CPUs:    2,
+		Timeout: 4 * time.Minute,
+	})
+	if code != 0 {
+		t.Fatalf("guest script exit %d:\n%s", code, out)
+	}
+	var pauses []map[string]any
+	snapshots := 0
+	for _, line := range strings.Split(out, "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) == nil && e["event"] == string(EventLongPause) {
+			pauses = append(pauses, e)
+		}
+		if strings.HasPrefix(line, "snapshot ") {
+			snapshots++
+			if line != "snapshot 600 go 1." {
+				t.Errorf("snapshot is not a 0600 execution trace: %q", line)
+			}
+		}
+	}
+	if len(pauses) != 1 {
+		t.Fatalf("%d long-pause events, want 1:\n%s", len(pauses), out)
+	}
+	if testing.Verbose() {
+		t.Log(out)
+	}
+	msg, _ := pauses[0]["msg"].(string)
+	t.Logf("in the VM: %s", msg)
+	if !strings.Contains(msg, "pause overlapped CPU throttling: GOMAXPROCS 2 > quota 0.2") {
+		t.Errorf("the event does not name throttling: %q", msg)
+	}
+	if snapshots != 1 {
+		t.Errorf("%d snapshots, want 1:\n%s", snapshots, out)
+	}
+}
