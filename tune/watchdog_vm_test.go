@@ -4,6 +4,7 @@ package tune
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,13 @@ SNUG_WATCHDOG_SPIRAL_WINDOW=5s SNUG_INTERVAL=500ms /t/watchdog -mode=leak -live=
 // give exactly one long-pause event that names throttling, and a
 // flight-recorder trace of mode 0600. The guest's CFS periods run on its
 // own (emulated) clock, so only the outcome is checked, not pause lengths.
+//
+// Whether a GC pause lands on a throttled period in 20 s depends on how
+// much CPU the emulated guest gets from a loaded host (once, with other
+// VMs booting beside it, a run saw none), so the guest runs the program
+// up to three times until one reports a long pause; each run is a fresh
+// process, and the one that reported is held to exactly one event and one
+// snapshot.
 func TestWatchdogThrottledPauseInVM(t *testing.T) {
 	vmtest.Require(t)
 	bin := buildProgram(t, "testdata/watchdog")
@@ -132,11 +140,19 @@ func TestWatchdogThrottledPauseInVM(t *testing.T) {
 		Script: `
 cg=/sys/fs/cgroup
 mkdir $cg/pause && echo "20000 100000" > $cg/pause/cpu.max
-mkdir /tmp/snap
 echo $$ > $cg/pause/cgroup.procs
-GOMAXPROCS=2 SNUG_WATCHDOG_SNAPSHOTS=trace SNUG_WATCHDOG_SNAPSHOT_DIR=/tmp/snap \
-	/t/watchdog -mode=gc -live=33554432 -workers=2 -for=20s -every=1s 2>&1 >/dev/null | grep -E "\"event\"|snapshot|WARN|ERROR"
+for try in 1 2 3; do
+	rm -rf /tmp/snap && mkdir /tmp/snap
+	GOMAXPROCS=2 SNUG_WATCHDOG_SNAPSHOTS=trace SNUG_WATCHDOG_SNAPSHOT_DIR=/tmp/snap \
+		/t/watchdog -mode=gc -live=33554432 -workers=2 -for=20s -every=1s 2>/tmp/gc.err >/tmp/gc.out
+	echo "run $try exit $?"
+	grep -q '"event":"long-pause"' /tmp/gc.err && break
+	echo "run $try: no long pause; last report: $(tail -n 1 /tmp/gc.out)"
+	grep -E "WARN|ERROR" /tmp/gc.err | tail -n 5
+done
+grep -E "\"event\"|snapshot|WARN|ERROR" /tmp/gc.err
 for f in /tmp/snap/*; do echo "snapshot $(stat -c %a "$f") $(head -c 5 "$f")"; done
+cat /sys/fs/cgroup/pause/cpu.stat
 `,
 		// The guest's files live in RAM: enough of it that the snapshot
 		// fits above the 256 MiB the watchdog keeps free on the disk.
@@ -148,8 +164,15 @@ for f in /tmp/snap/*; do echo "snapshot $(stat -c %a "$f") $(head -c 5 "$f")"; d
 		t.Fatalf("guest script exit %d:\n%s", code, out)
 	}
 	var pauses []map[string]any
-	snapshots := 0
+	snapshots, runs := 0, 0
 	for _, line := range strings.Split(out, "\n") {
+		var try, exit int
+		if n, _ := fmt.Sscanf(line, "run %d exit %d", &try, &exit); n == 2 {
+			runs = try
+			if exit != 0 {
+				t.Errorf("run %d of the workload exited %d", try, exit)
+			}
+		}
 		var e map[string]any
 		if json.Unmarshal([]byte(line), &e) == nil && e["event"] == string(EventLongPause) {
 			pauses = append(pauses, e)
@@ -168,7 +191,7 @@ for f in /tmp/snap/*; do echo "snapshot $(stat -c %a "$f") $(head -c 5 "$f")"; d
 		t.Log(out)
 	}
 	msg, _ := pauses[0]["msg"].(string)
-	t.Logf("in the VM: %s", msg)
+	t.Logf("in the VM, run %d of at most 3: %s", runs, msg)
 	if !strings.Contains(msg, "pause overlapped CPU throttling: GOMAXPROCS 2 > quota 0.2") {
 		t.Errorf("the event does not name throttling: %q", msg)
 	}
