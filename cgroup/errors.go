@@ -3,6 +3,7 @@ package cgroup
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -32,4 +33,38 @@ var errSyntax = errors.New("unexpected content")
 
 func syntaxError(path, format string, args ...any) error {
 	return &FileError{Path: path, Err: fmt.Errorf("%w: "+format, append([]any{errSyntax}, args...)...)}
+}
+
+// FailedFile reports whether err, as Limits or Stats return it, concerns a
+// file with one of the given base names ("cpu.stat", "memory.max"). Limits
+// and Stats return what they could read along with an error joining one
+// FileError per file they could not; a caller that uses only some fields
+// asks with this whether those fields are sound. An error that is not a
+// FileError could concern any file and counts as naming all of them.
+func FailedFile(err error, names ...string) bool {
+	if err == nil {
+		return false
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, inner := range joined.Unwrap() {
+			if FailedFile(inner, names...) {
+				return true
+			}
+		}
+		return false
+	}
+	var fe *FileError
+	if !errors.As(err, &fe) {
+		return true
+	}
+	base := fe.Path
+	if i := strings.LastIndexByte(base, '/'); i >= 0 {
+		base = base[i+1:]
+	}
+	for _, n := range names {
+		if base == n {
+			return true
+		}
+	}
+	return false
 }

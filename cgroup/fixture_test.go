@@ -2,6 +2,7 @@ package cgroup
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -405,6 +406,10 @@ func TestFixtureBadInput(t *testing.T) {
 				if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), want) {
 					t.Errorf("%s err = %v, want a *FileError naming %s", what, err, want)
 				}
+				// What a caller using only some fields asks.
+				if !FailedFile(err, "cpu.stat", want) || FailedFile(err, "cpu.stat", "io.pressure") {
+					t.Errorf("FailedFile(%v) does not single out %s", err, want)
+				}
 			}
 			check("Limits", lerr, c.limitsErr)
 			check("Stats", serr, c.statsErr)
@@ -433,5 +438,28 @@ func TestFixtureFileVanishes(t *testing.T) {
 	_, err := g.Limits()
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want ErrNotExist", err)
+	}
+}
+
+func TestFailedFile(t *testing.T) {
+	a := &FileError{Path: "/sys/fs/cgroup/a/cpu.stat", Err: fs.ErrPermission}
+	b := syntaxError("/sys/fs/cgroup/a/memory.stat", "want key value lines")
+	joined := errors.Join(a, b)
+	for _, c := range []struct {
+		err   error
+		names []string
+		want  bool
+	}{
+		{nil, []string{"cpu.stat"}, false},
+		{a, []string{"cpu.stat"}, true},
+		{a, []string{"stat"}, false}, // base names, not suffixes
+		{joined, []string{"memory.stat"}, true},
+		{joined, []string{"memory.max", "io.pressure"}, false},
+		{fmt.Errorf("reading: %w", a), []string{"cpu.stat"}, true},
+		{errors.New("something else"), []string{"cpu.stat"}, true}, // could be any file
+	} {
+		if got := FailedFile(c.err, c.names...); got != c.want {
+			t.Errorf("FailedFile(%v, %q) = %v, want %v", c.err, c.names, got, c.want)
+		}
 	}
 }

@@ -2,8 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"errors"
-	"path/filepath"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -131,18 +129,18 @@ func (c *containerObserver) observe(_ context.Context, o metric.Observer) error 
 	// which for a counter would look like a reset and for a limit like
 	// "unlimited": leave out exactly the metrics those files feed, and
 	// report the rest.
-	cpuLimOK := c.hasCPU && !failed(limErr, "cpu.max", "cpu.cfs_quota_us", "cpu.cfs_period_us")
-	cpusOK := !failed(limErr, "cpuset.cpus.effective", "cpuset.effective_cpus", "cpuset.cpus", "sched_getaffinity")
-	memLimOK := c.hasMemory && !failed(limErr, "memory.max", "memory.limit_in_bytes", "memory.stat")
-	highOK := c.hasMemory && !failed(limErr, "memory.high")
-	cpuOK := c.hasCPUAcct && !failed(statErr, "cpu.stat")
+	cpuLimOK := c.hasCPU && !cgroup.FailedFile(limErr, "cpu.max", "cpu.cfs_quota_us", "cpu.cfs_period_us")
+	cpusOK := !cgroup.FailedFile(limErr, "cpuset.cpus.effective", "cpuset.effective_cpus", "cpuset.cpus", "sched_getaffinity")
+	memLimOK := c.hasMemory && !cgroup.FailedFile(limErr, "memory.max", "memory.limit_in_bytes", "memory.stat")
+	highOK := c.hasMemory && !cgroup.FailedFile(limErr, "memory.high")
+	cpuOK := c.hasCPUAcct && !cgroup.FailedFile(statErr, "cpu.stat")
 	if c.v1CPUAcct {
-		cpuOK = !failed(statErr, "cpuacct.usage")
+		cpuOK = !cgroup.FailedFile(statErr, "cpuacct.usage")
 	}
-	cfsOK := c.hasCPU && !failed(statErr, "cpu.stat")
-	usageOK := c.hasMemory && !failed(statErr, "memory.current", "memory.usage_in_bytes")
-	memStatOK := usageOK && !failed(statErr, "memory.stat") // working set needs both
-	eventsOK := c.hasMemory && !failed(statErr, "memory.events", "memory.failcnt", "memory.oom_control")
+	cfsOK := c.hasCPU && !cgroup.FailedFile(statErr, "cpu.stat")
+	usageOK := c.hasMemory && !cgroup.FailedFile(statErr, "memory.current", "memory.usage_in_bytes")
+	memStatOK := usageOK && !cgroup.FailedFile(statErr, "memory.stat") // working set needs both
+	eventsOK := c.hasMemory && !cgroup.FailedFile(statErr, "memory.events", "memory.failcnt", "memory.oom_control")
 
 	if cpuOK {
 		o.ObserveFloat64(c.cpuTime, st.CPUUsage.Seconds())
@@ -194,34 +192,6 @@ func (c *containerObserver) observe(_ context.Context, o metric.Observer) error 
 		o.ObserveFloat64(c.stalled, p.Full.Total.Seconds(), c.psiOpts[i][1]...)
 	}
 	return nil
-}
-
-// failed reports whether err names a file among names, by base name. An
-// error that is not a *cgroup.FileError could concern any file: it counts
-// as naming all of them.
-func failed(err error, names ...string) bool {
-	if err == nil {
-		return false
-	}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, inner := range joined.Unwrap() {
-			if failed(inner, names...) {
-				return true
-			}
-		}
-		return false
-	}
-	var fe *cgroup.FileError
-	if !errors.As(err, &fe) {
-		return true
-	}
-	base := filepath.Base(fe.Path)
-	for _, n := range names {
-		if base == n {
-			return true
-		}
-	}
-	return false
 }
 
 func clampU(v uint64) int64 {
