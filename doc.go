@@ -11,7 +11,7 @@
 // per change. [Tuner] returns the running Tuner, whose Status says what it
 // decided and why, for example:
 //
-//	GOMAXPROCS 1: cpu.max 50000 100000 at /kubepods/burstable/pod1 (ancestor), 2 CPUs (…), policy floor; the runtime alone would use 2
+//	GOMAXPROCS 1: cpu.max 50000 100000 at /kubepods/burstable/pod1 (ancestor), 2 CPUs (…), policy adaptive (floor); the runtime alone would use 2
 //	GOMEMLIMIT 224 MiB: memory.max 268435456 at /kubepods/burstable/pod1/ctr, limit 256 MiB minus headroom 32 MiB, no swap
 //
 // Importing snug never stops or slows the program's start: without
@@ -47,7 +47,7 @@
 //	SNUG                         on | off                         off: snug changes nothing at all
 //	SNUG_LOG                     info | quiet                     quiet: no log lines
 //	SNUG_GOMAXPROCS              auto | off | force               off: leave GOMAXPROCS alone; force: manage it even when GOMAXPROCS is set
-//	SNUG_GOMAXPROCS_POLICY       floor | runtime | ceil           how a CPU quota becomes GOMAXPROCS (tune.Policy)
+//	SNUG_GOMAXPROCS_POLICY       adaptive | floor | runtime | ceil how a CPU quota becomes GOMAXPROCS (tune.Policy)
 //	SNUG_GOMAXPROCS_MIN          integer ≥ 1 (none)               least GOMAXPROCS (still at most the usable CPUs)
 //	SNUG_GOMAXPROCS_MAX          integer ≥ 1 (none)               most GOMAXPROCS; a MIN above MAX ignores both
 //	SNUG_GOMAXPROCS_RESERVE      CPUs ≥ 0, like 0.5 (0)           CPUs kept for sidecars or child processes, taken off the quota
@@ -75,14 +75,22 @@
 // # GOMAXPROCS
 //
 // The policy turns the effective CPU quota (less the reserve) into a count
-// of Ps: floor rounds down with a minimum of 1 (the default, as
-// go.uber.org/automaxprocs does), runtime rounds up with a minimum of 2 (as
-// the Go runtime does, but seeing ancestors' quotas), ceil rounds up with a
-// minimum of 1. The result is always between 1 and the CPUs the process
-// may run on. The limits are re-read every second, idle or not; a change
-// is applied once a second read confirms it, and changes are spaced at
-// least 5 s apart (longer when the limit flaps back and forth), because
-// each one stops the world.
+// of Ps: floor rounds down with a minimum of 1 (as go.uber.org/automaxprocs
+// does), runtime rounds up with a minimum of 2 (as the Go runtime does, but
+// seeing ancestors' quotas), ceil rounds up with a minimum of 1. The
+// default, adaptive, chooses between floor and runtime where they differ
+// (a fractional quota such as 0.5 or 1.5): it starts at floor, takes the
+// runtime's extra P once the cgroup's counters show the process calm (at
+// most 85% of its limit used, under 30% of CFS periods throttled, two
+// evaluations in a row), and drops back as soon as half of the periods
+// are throttled. The extra P shortens the request tail of a service well under
+// its quota; when the quota binds, it only buys throttling stalls, GC
+// stop-the-world included (the bench directory has the numbers). The
+// result is always between 1 and the CPUs the process may run on. The
+// limits are re-read every second, idle or not; a change is applied once a
+// second read confirms it, and changes are spaced at least 5 s apart
+// (longer when the limit or the load flaps back and forth), because each
+// one stops the world.
 //
 // # GOMEMLIMIT
 //

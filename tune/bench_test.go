@@ -63,7 +63,7 @@ func BenchmarkEvaluate(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer tu.Stop()
-		benchEvaluate(b, tu)
+		benchEvaluate(b, tu, time.Now)
 	})
 	b.Run("ancestor-quota", func(b *testing.B) {
 		// The longest path: the effective quota is the pod's, so the
@@ -79,18 +79,38 @@ func BenchmarkEvaluate(b *testing.B) {
 		if !tu.Status().MaxProcs.Owned && runtime.NumCPU() > 1 {
 			b.Fatalf("fixture not in effect: %+v", tu.Status().MaxProcs)
 		}
-		benchEvaluate(b, tu)
+		benchEvaluate(b, tu, time.Now)
+	})
+	b.Run("ancestor-quota-adaptive-no-watchdog", func(b *testing.B) {
+		// The adaptive policy with the watchdog off reads the CPU
+		// counters itself, once per evaluation at the default interval:
+		// the clock advances by 1 s per evaluation so that every one
+		// reads them.
+		f := newFixture(b)
+		f.set("pod", "cpu.max", "50000 100000")
+		f.set("pod", "memory.max", "268435456")
+		f.set("pod/ctr", "cpu.stat", "usage_usec 1000\nnr_periods 10\nnr_throttled 0\nthrottled_usec 0")
+		tu, err := Start(context.Background(), withGroup(f.group()), Quiet(), WithInterval(time.Hour), WithoutWatchdog(), withEnv(nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer tu.Stop()
+		now := time.Now()
+		benchEvaluate(b, tu, func() time.Time { now = now.Add(time.Second); return now })
+		if !tu.procs.load.primed {
+			b.Fatal("the adaptive policy read no CPU counters")
+		}
 	})
 }
 
-func benchEvaluate(b *testing.B, tu *Tuner) {
+func benchEvaluate(b *testing.B, tu *Tuner, clock func() time.Time) {
 	// The tuner's own count: the runtime's pause histogram would also see
 	// the testing package's ReadMemStats calls (TestSteadyStateNoPauses
 	// checks the histogram without them).
 	stw := tu.Status().StopTheWorlds
 	b.ReportAllocs()
 	for b.Loop() {
-		tu.evaluate(time.Now())
+		tu.evaluate(clock())
 	}
 	st := tu.Status()
 	b.ReportMetric(float64(st.StopTheWorlds-stw)/float64(b.N), "stw/op")

@@ -24,7 +24,11 @@
 // makes no call and leaves the runtime in charge, so its own updates keep
 // working; otherwise it sets the value with runtime.GOMAXPROCS and keeps it
 // up to date, handing back with runtime.SetDefaultGOMAXPROCS when the two
-// agree again.
+// agree again. The default policy, PolicyAdaptive, also reads how busy the
+// cgroup is: where rounding down and the runtime's rounding differ, it
+// starts with fewer Ps and takes the runtime's extra one while the process
+// stays well under its quota and unthrottled, since a quota that binds
+// turns that P into throttling stalls.
 //
 // GOMEMLIMIT comes from the effective memory limit, the lower of memory.max
 // and memory.high over the process's cgroup and its ancestors:

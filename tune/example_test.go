@@ -73,6 +73,6 @@ func ExampleParsePolicy() {
 	fmt.Println(tune.DefaultPolicy)
 	// Output:
 	// ceil <nil>
-	// tune: unknown GOMAXPROCS policy "max" (want runtime, floor or ceil)
-	// floor
+	// tune: unknown GOMAXPROCS policy "max" (want adaptive, runtime, floor or ceil)
+	// adaptive
 }

@@ -458,3 +458,52 @@ func TestHostFlappingQuota(t *testing.T) {
 		t.Errorf("no change followed in %v: the quota change itself was missed", flips*hold)
 	}
 }
+
+// The adaptive policy, the default, on a real CFS quota: an idle program
+// under 0.5 CPU starts at the floor (1) and takes the runtime's second P
+// once its counters show it calm; when it then keeps two Ps busy, the
+// kernel throttles it in nearly every period and it drops back to 1.
+func TestHostAdaptivePolicy(t *testing.T) {
+	requireHost(t)
+	g := cgtest.New(t, "snug-tune-adapt")
+	g.SetCPU(0.5)
+	// Busy soon after the rise, within the 5 s the Tuner otherwise keeps
+	// between changes: the drop must not wait for that gap.
+	const busyAfter = 5 * time.Second
+	lb := startBlank(t, g, nil, "-every=50ms", "-for=30s", "-spin=2", "-spinafter="+busyAfter.String())
+	first := lb.next(t)
+	start := time.Unix(0, first.UnixNano)
+	if first.GOMAXPROCS != 1 {
+		t.Fatalf("at start: GOMAXPROCS %d, want 1 (adaptive starts at floor)", first.GOMAXPROCS)
+	}
+	// Two calm evaluations after the baseline sample: about 3 s.
+	rose := lb.waitFor(t, "GOMAXPROCS 2 while idle", start, 6*time.Second,
+		func(r blankReport) bool { return r.GOMAXPROCS == 2 })
+	// Busy from busyAfter: the first evaluation that sees the throttling
+	// drops, 1.2 to 2.2 s later; waiting out the gap would take at least
+	// 3.2 s.
+	busy := start.Add(busyAfter)
+	lb.waitFor(t, "still 2 until busy", start, busyAfter-500*time.Millisecond,
+		func(r blankReport) bool {
+			if r.GOMAXPROCS != 2 {
+				t.Fatalf("GOMAXPROCS %d before the program got busy; log:\n%s", r.GOMAXPROCS, lb.stderr.String())
+			}
+			return time.Unix(0, r.UnixNano).After(busy.Add(-time.Second))
+		})
+	dropped := lb.waitFor(t, "GOMAXPROCS 1 once throttled", busy, 2800*time.Millisecond,
+		func(r blankReport) bool { return r.GOMAXPROCS == 1 })
+	// Busy at one P it stays at one: 1 CPU of demand is twice the quota.
+	stay := time.Now().Add(4 * time.Second)
+	lb.waitFor(t, "staying at 1 while busy", busy, 30*time.Second, func(r blankReport) bool {
+		if r.GOMAXPROCS != 1 {
+			t.Fatalf("GOMAXPROCS back to %d while busy; log:\n%s", r.GOMAXPROCS, lb.stderr.String())
+		}
+		return time.Unix(0, r.UnixNano).After(stay)
+	})
+	log := lb.stderr.String()
+	t.Logf("rose to 2 after %v idle, dropped to 1 %v after getting busy; log:\n%s",
+		rose.Round(time.Millisecond), dropped.Round(time.Millisecond), log)
+	if !strings.Contains(log, "CFS periods throttled") || !strings.Contains(log, "of the CPU limit used") {
+		t.Errorf("the change lines do not give the evidence:\n%s", log)
+	}
+}

@@ -62,6 +62,9 @@ type maxProcs struct {
 	beforeChange int
 	gap          time.Duration
 
+	// The adaptive policy's state; unused for the other policies.
+	load loadTracker
+
 	// The inputs behind d.Source, to rebuild it only when they change.
 	memo procsInputs
 }
@@ -75,6 +78,8 @@ type procsInputs struct {
 	value     int
 	owner     Owner
 	disagrees bool
+	high      bool // the adaptive policy's rounding…
+	choosing  bool // …and whether it has a choice
 }
 
 // procsEvent is what an evaluation did.
@@ -133,7 +138,12 @@ func (k *maxProcs) evaluate(now time.Time, l cgroup.Limits, initial bool) procsE
 		return ev
 	}
 
-	want, steps := k.cfg.procsFor(l.CPU, l.CPUs)
+	cfg := k.cfg
+	if cfg.policy == PolicyAdaptive {
+		cfg.policy = k.load.rounding()
+		k.load.choosing, _ = k.adapting(l)
+	}
+	want, steps := cfg.procsFor(l.CPU, l.CPUs)
 	wantOwner := OwnerRuntime
 	if want != rt || k.disagrees {
 		wantOwner = OwnerSnug
@@ -142,6 +152,7 @@ func (k *maxProcs) evaluate(now time.Time, l cgroup.Limits, initial bool) procsE
 	steady := wantOwner == k.owner && (k.owner == OwnerRuntime || want == k.lastSet)
 	if steady {
 		k.pendingValue = 0
+		k.load.dropping = false // nothing to drop from
 		if k.owner == OwnerRuntime && cur != want {
 			// The runtime has not caught up yet. It re-checks about once a
 			// second, so give it an evaluation unless it does not update
@@ -171,12 +182,16 @@ func (k *maxProcs) evaluate(now time.Time, l cgroup.Limits, initial bool) procsE
 				ev.next = confirmDelay
 				return ev
 			}
-			if !k.gapPassed(now) {
+			// The gap spaces changes, except the adaptive policy's drop:
+			// until it is applied the process is being throttled, and the
+			// policy spaces its own rises (and so its drops).
+			if !k.gapPassed(now) && !k.load.dropping {
 				ev.next = k.lastChange.Add(k.gap).Sub(now)
 				return ev
 			}
 		}
 		k.pendingValue = 0
+		k.load.dropping = false
 		if wantOwner == OwnerSnug {
 			runtime.GOMAXPROCS(want)
 			if want != cur {
@@ -195,7 +210,7 @@ func (k *maxProcs) evaluate(now time.Time, l cgroup.Limits, initial bool) procsE
 	after := runtime.GOMAXPROCS(0)
 	k.lastSeen, k.prevDefault = after, rt
 	in := procsInputs{cpu: l.CPU, cpus: l.CPUs, cpuSrc: l.CPUSource, cpusSrc: l.CPUsSource,
-		rtDefault: rt, value: after, owner: k.owner, disagrees: k.disagrees}
+		rtDefault: rt, value: after, owner: k.owner, disagrees: k.disagrees, high: k.load.high, choosing: k.load.choosing}
 	if in != k.memo || initial {
 		k.memo = in
 		ev.changed = int64(after) != k.d.Value || k.owner != k.d.Owner
@@ -265,9 +280,46 @@ func (k *maxProcs) reason() string {
 	case k.owner == OwnerRuntime:
 		return "runtime default"
 	case k.disagrees:
-		return "policy " + k.cfg.policy.String() + ", runtime default differs"
+		return "policy " + k.policyLabel() + ", runtime default differs"
 	}
-	return "policy " + k.cfg.policy.String()
+	return "policy " + k.policyLabel()
+}
+
+// policyLabel names the policy, and for the adaptive one the rounding in
+// force and the evidence for it.
+func (k *maxProcs) policyLabel() string {
+	if k.cfg.policy != PolicyAdaptive {
+		return k.cfg.policy.String()
+	}
+	if !k.load.choosing {
+		return "adaptive" // floor and runtime agree here
+	}
+	if k.load.why == "" {
+		return "adaptive (" + k.load.rounding().String() + ")"
+	}
+	return "adaptive (" + k.load.rounding().String() + ": " + k.load.why + ")"
+}
+
+// adapting reports whether the adaptive policy has a choice to make for
+// the limits l (floor and runtime rounding differ), and the CPU amount its
+// utilization is measured against: the limit less any reserve, or the
+// usable CPUs when there is no limit.
+func (k *maxProcs) adapting(l cgroup.Limits) (bool, float64) {
+	if k.cfg.policy != PolicyAdaptive || (k.owner != OwnerSnug && k.owner != OwnerRuntime) {
+		return false, 0
+	}
+	lo, hi := k.cfg, k.cfg
+	lo.policy, hi.policy = PolicyFloor, PolicyRuntime
+	nlo, _ := lo.procsFor(l.CPU, l.CPUs)
+	nhi, _ := hi.procsFor(l.CPU, l.CPUs)
+	if nlo == nhi {
+		return false, 0
+	}
+	limit := l.CPU
+	if limit <= 0 {
+		limit = float64(max(l.CPUs, 1))
+	}
+	return true, max(limit-k.cfg.reserve, 0)
 }
 
 func (k *maxProcs) source(value int, l cgroup.Limits, rt int, steps string) string {
@@ -275,7 +327,7 @@ func (k *maxProcs) source(value int, l cgroup.Limits, rt int, steps string) stri
 	if l.CPU > 0 {
 		limit = l.CPUSource.String()
 	}
-	s := fmt.Sprintf("GOMAXPROCS %d: %s, %d CPUs (%s), policy %s%s", value, limit, l.CPUs, l.CPUsSource, k.cfg.policy, steps)
+	s := fmt.Sprintf("GOMAXPROCS %d: %s, %d CPUs (%s), policy %s%s", value, limit, l.CPUs, l.CPUsSource, k.policyLabel(), steps)
 	switch {
 	case k.owner == OwnerRuntime:
 		s += "; the runtime's own default, left to the runtime"

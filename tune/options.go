@@ -66,7 +66,7 @@ func (c *config) fail(format string, args ...any) {
 func WithPolicy(p Policy) Option {
 	return func(c *config) {
 		if !p.valid() {
-			c.fail("WithPolicy(%q): want PolicyRuntime, PolicyFloor or PolicyCeil", string(p))
+			c.fail("WithPolicy(%q): want PolicyAdaptive, PolicyRuntime, PolicyFloor or PolicyCeil", string(p))
 			return
 		}
 		c.procs.policy = p

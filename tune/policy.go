@@ -38,6 +38,22 @@ const (
 	// a fraction above 1 gets its partial CPU as one more P (1.5 → 2),
 	// and a quota under one CPU gets a single P (0.5 → 1).
 	PolicyCeil Policy = "ceil"
+
+	// PolicyAdaptive chooses between floor and runtime from what the
+	// cgroup's CPU counters show, when the two differ (a fractional
+	// quota, or a reserve). It starts at floor, which cannot be throttled
+	// for parallel bursts, and takes the runtime's extra P once the
+	// process has used at most 85% of its limit, with fewer than 30% of
+	// CFS periods throttled, for two consecutive evaluations. It drops
+	// back to floor as soon as an evaluation finds at least half of the
+	// periods (and at least three) throttled. A drop soon after a rise
+	// doubles the calm needed before the next rise (up to a minute), so a
+	// load on the edge settles at floor instead of costing a
+	// stop-the-world every few seconds. Status names the rounding in force
+	// and why. The counters come from the watchdog's sample when the
+	// watchdog runs, otherwise from one extra read of cpu.stat per
+	// interval.
+	PolicyAdaptive Policy = "adaptive"
 )
 
 // DefaultPolicy is the policy Start uses when neither WithPolicy nor
@@ -45,22 +61,26 @@ const (
 // the benchmark suite's verdict (see the bench directory) changes it in one
 // place.
 //
-// Floor is the default because the measurements so far favour fewer Ps
-// under a fractional quota: with 1 P instead of 2 on a 0.5-CPU quota, GC
-// stop-the-world pauses were about 50 times shorter at p99, at the price of
-// a request p99.9 about 25% higher (41 against 33 ms) in a GC-heavy
-// open-loop test. For whole-CPU quotas all policies agree.
-const DefaultPolicy = PolicyFloor
+// Adaptive is the default because the suite shows that neither fixed
+// rounding is best for a fractional quota across loads. On 2-CPU machines
+// with a 0.5-CPU quota, at half the quota two Ps were never throttled and
+// gave a request p99 of about 7 ms against 11 to 17 ms with one P (the
+// second P runs requests while the collector marks); at 0.8 of the quota
+// two Ps were throttled in nearly every CFS period and the GC pause p99
+// went from tens of microseconds with one P to tens of milliseconds.
+// Adaptive takes one P in the second case and two in the first. For
+// quotas of two or more whole CPUs all policies agree.
+const DefaultPolicy = PolicyAdaptive
 
-// ParsePolicy returns the policy named s ("runtime", "floor" or "ceil";
-// case and surrounding space do not matter), or an error that lists the
-// valid names.
+// ParsePolicy returns the policy named s ("adaptive", "runtime", "floor" or
+// "ceil"; case and surrounding space do not matter), or an error that lists
+// the valid names.
 func ParsePolicy(s string) (Policy, error) {
 	p := Policy(strings.ToLower(strings.TrimSpace(s)))
 	if p.valid() {
 		return p, nil
 	}
-	return "", fmt.Errorf("tune: unknown GOMAXPROCS policy %q (want runtime, floor or ceil)", s)
+	return "", fmt.Errorf("tune: unknown GOMAXPROCS policy %q (want adaptive, runtime, floor or ceil)", s)
 }
 
 // String returns the policy's name.
@@ -68,7 +88,7 @@ func (p Policy) String() string { return string(p) }
 
 func (p Policy) valid() bool {
 	switch p {
-	case PolicyRuntime, PolicyFloor, PolicyCeil:
+	case PolicyAdaptive, PolicyRuntime, PolicyFloor, PolicyCeil:
 		return true
 	}
 	return false
@@ -125,8 +145,12 @@ func (c procsConfig) procsFor(cpuLimit float64, cpus int) (n int, steps string) 
 		avail -= c.reserve
 		fmt.Fprintf(&b, ", reserve %s CPU", formatCPU(c.reserve))
 	}
-	n = c.policy.round(avail)
-	if m := c.policy.minProcs(); n < m {
+	p := c.policy
+	if p == PolicyAdaptive {
+		p = PolicyFloor // where it starts; maxProcs passes the rounding in force
+	}
+	n = p.round(avail)
+	if m := p.minProcs(); n < m {
 		n = m
 	}
 	if c.min > 0 && n < c.min {

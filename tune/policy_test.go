@@ -67,14 +67,14 @@ func TestProcsFor(t *testing.T) {
 }
 
 func TestParsePolicy(t *testing.T) {
-	for _, p := range []Policy{PolicyRuntime, PolicyFloor, PolicyCeil} {
+	for _, p := range []Policy{PolicyAdaptive, PolicyRuntime, PolicyFloor, PolicyCeil} {
 		got, err := ParsePolicy(" " + strings.ToUpper(string(p)) + "\n")
 		if err != nil || got != p {
 			t.Errorf("ParsePolicy(%q) = %q, %v", p, got, err)
 		}
 	}
 	for _, bad := range []string{"", "automaxprocs", "flor", "2"} {
-		if _, err := ParsePolicy(bad); err == nil || !strings.Contains(err.Error(), "runtime, floor or ceil") {
+		if _, err := ParsePolicy(bad); err == nil || !strings.Contains(err.Error(), "adaptive, runtime, floor or ceil") {
 			t.Errorf("ParsePolicy(%q): %v", bad, err)
 		}
 	}

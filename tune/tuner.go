@@ -327,6 +327,13 @@ func (t *Tuner) evaluate(now time.Time) (next time.Duration, more bool) {
 		return next, true
 	}
 	t.lastErr = ""
+	if ok, limit := t.procs.adapting(l); ok {
+		if r, ok := t.cpuReading(now); ok {
+			t.procs.load.observe(r, limit) // evaluate applies a change
+		}
+	} else {
+		t.procs.load.primed = false // a baseline from another limit says nothing
+	}
 	oldProcs := t.procs.d
 	pev := t.procs.evaluate(now, l, false)
 	memChanged := t.mem.evaluate(now, l, false)
@@ -374,6 +381,24 @@ func (t *Tuner) evaluate(now time.Time) (next time.Duration, more bool) {
 	default:
 	}
 	return next, more
+}
+
+// cpuReading returns the cgroup's CPU counters for the adaptive policy: the
+// watchdog's sample when the watchdog took one at now (no extra read),
+// nothing at the evaluations between its samples, and without a watchdog a
+// read of its own at most every adaptMinSpan.
+func (t *Tuner) cpuReading(now time.Time) (cpuReading, bool) {
+	if w := t.watch; w != nil {
+		if !w.sampled || !w.cur.at.Equal(now) || !w.cur.statsOK {
+			return cpuReading{}, false
+		}
+		return readingFrom(now, w.cur.stats, w.sampler.statsErr)
+	}
+	if t.group == nil || (t.procs.load.primed && now.Sub(t.procs.load.prev.at) < adaptMinSpan) {
+		return cpuReading{}, false
+	}
+	st, err := t.group.Stats()
+	return readingFrom(now, st, err)
 }
 
 // notify calls the OnChange functions, recovering a panic in each.

@@ -47,10 +47,10 @@ func TestFollowsQuotaAndMemoryLimit(t *testing.T) {
 
 	st := tu.Status()
 	if procs() != 1 || !st.MaxProcs.Owned || st.MaxProcs.Owner != OwnerSnug {
-		t.Fatalf("GOMAXPROCS = %d, decision %+v; want 1 owned by snug (floor of 0.5)", procs(), st.MaxProcs)
+		t.Fatalf("GOMAXPROCS = %d, decision %+v; want 1 owned by snug (adaptive starts at the floor of 0.5)", procs(), st.MaxProcs)
 	}
 	if !strings.Contains(st.MaxProcs.Source, "cpu.max 50000 100000 at /pod/ctr") ||
-		!strings.Contains(st.MaxProcs.Source, "policy floor") {
+		!strings.Contains(st.MaxProcs.Source, "policy adaptive (floor)") {
 		t.Errorf("source %q does not name the file, value and policy", st.MaxProcs.Source)
 	}
 	if got := memLimit(); got != 224*mib || st.MemoryLimit.Value != 224*mib || !st.MemoryLimit.Owned {

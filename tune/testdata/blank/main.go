@@ -13,7 +13,8 @@
 //
 // -setmem and -setprocs make the program set GOMEMLIMIT and GOMAXPROCS
 // itself, -after the Tuner started, as an application that knows better
-// would.
+// would. -spin makes it busy from -spinafter on: that many goroutines that
+// only compute, so that it uses every P it has.
 package main
 
 import (
@@ -42,6 +43,8 @@ func main() {
 	setMem := flag.Int64("setmem", 0, "call debug.SetMemoryLimit with this many bytes")
 	setProcs := flag.Int("setprocs", 0, "call runtime.GOMAXPROCS with this")
 	after := flag.Duration("after", 0, "wait this long before -setmem and -setprocs")
+	spin := flag.Int("spin", 0, "goroutines that keep the CPU busy")
+	spinAfter := flag.Duration("spinafter", 0, "wait this long before -spin")
 	flag.Parse()
 
 	sample := []metrics.Sample{{Name: "/sched/pauses/total/other:seconds"}}
@@ -58,6 +61,21 @@ func main() {
 	}
 	emit()
 	start := time.Now()
+	if *spin > 0 {
+		time.AfterFunc(*spinAfter, func() {
+			for range *spin {
+				go func() {
+					x := uint64(1)
+					for {
+						x = x*6364136223846793005 + 1442695040888963407
+						if x == 0 {
+							println(x) // never: keeps the loop from being optimized away
+						}
+					}
+				}()
+			}
+		})
+	}
 	set := *setMem > 0 || *setProcs > 0
 	for *every > 0 && time.Since(start) < *total {
 		time.Sleep(*every)
