@@ -18,8 +18,8 @@
 //	runtime       Go's own default: the quota rounded up, at least 2
 //	automaxprocs  go.uber.org/automaxprocs: the quota rounded down, at least 1
 //	automemlimit  github.com/KimMachineGun/automemlimit: GOMEMLIMIT = 90% of the limit
-//	snug          package tune with its default policy (tune.DefaultPolicy)
-//	snug-<p>      package tune with each other policy p
+//	snug          package tune with its default policy (tune.DefaultPolicy, adaptive)
+//	snug-<p>      package tune with each other policy p (floor, ceil, runtime)
 //
 // The workload keeps a live heap of pointerful documents (20 MiB) and
 // serves an open-loop stream of requests at a fixed rate, half the quota's
@@ -51,6 +51,7 @@
 //	gc-cpu-pct                           GC share of the CPU time the Ps were busy
 //	oom-kills                            OOM kills (memory.oom_control or memory.events)
 //	peak-rss-bytes                       VmHWM; the cgroup's peak usage if the process was killed
+//	gomaxprocs                           GOMAXPROCS at the end of the window
 //
 // Pause quantiles come from the runtime's histogram buckets and are the
 // upper edge of the bucket (up to 25% above the true value). The built-in
@@ -58,12 +59,17 @@
 //
 // Every run must serve requests and see the collector stop the world, and
 // every peer must end up with the GOMAXPROCS (and, in the memory cases, the
-// GOMEMLIMIT) its rules give for the quota, or the case fails. An OOM kill
+// GOMEMLIMIT) its rules give for the quota, or the case fails; snug's
+// adaptive policy may end with either of its two roundings. Each run warms
+// up for 4 s before its window (300 ms with -short), the same for every
+// peer: the adaptive policy takes its first decision about 3.2 s after
+// start, and the window measures the settled process, as a service that
+// runs for hours is. An OOM kill
 // in a memory case is a result, not a failure.
 //
 // # Running
 //
-// One iteration is one run of 6 to 11 seconds, so run each case once per
+// One iteration is one run of 9 to 14 seconds, so run each case once per
 // pass and repeat the pass; interleaved passes spread the machine's noise
 // over every case:
 //

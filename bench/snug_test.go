@@ -7,12 +7,13 @@ import (
 // snugPolicies are snug's policies and the GOMAXPROCS each must choose, as
 // package tune documents them.
 var snugPolicies = []struct {
-	policy tune.Policy
-	procs  func(float64, int) int
+	policy     tune.Policy
+	procs, alt func(float64, int) int
 }{
-	{tune.PolicyFloor, floorMin1},
-	{tune.PolicyCeil, ceilMin1},
-	{tune.PolicyRuntime, ceilMin2},
+	{tune.PolicyAdaptive, floorMin1, ceilMin2}, // floor or runtime, from the counters
+	{tune.PolicyFloor, floorMin1, nil},
+	{tune.PolicyCeil, ceilMin1, nil},
+	{tune.PolicyRuntime, ceilMin2, nil},
 }
 
 // snugPeers are snug's default ("snug", whatever tune.DefaultPolicy is) and
@@ -26,22 +27,22 @@ func snugPeers() []peer {
 		if p == tune.DefaultPolicy {
 			continue
 		}
-		peers = append(peers, peer{"snug-" + string(p), procsFor(p)})
+		peers = append(peers, snugPeer("snug-"+string(p), p))
 	}
 	return peers
 }
 
 func snugDefaultPeer() []peer {
-	return []peer{{"snug", procsFor(tune.DefaultPolicy)}}
+	return []peer{snugPeer("snug", tune.DefaultPolicy)}
 }
 
-func procsFor(p tune.Policy) func(float64, int) int {
+func snugPeer(name string, p tune.Policy) peer {
 	for _, sp := range snugPolicies {
 		if sp.policy == p {
-			return sp.procs
+			return peer{name, sp.procs, sp.alt}
 		}
 	}
-	return func(float64, int) int { return -1 } // no run can match
+	return peer{name, func(float64, int) int { return -1 }, nil} // no run can match
 }
 
 // snugMemoryLimit is the GOMEMLIMIT tune documents for a cgroup memory

@@ -16,14 +16,15 @@ var (
 
 	// policyColors keeps each policy's colour the same in every chart.
 	policyColors = map[string]color.RGBA{
-		"numcpu":       {150, 150, 150, 255},
-		"runtime":      {31, 119, 180, 255},
-		"automaxprocs": {255, 127, 14, 255},
-		"automemlimit": {148, 103, 189, 255},
-		"snug":         {44, 160, 44, 255},
-		"snug-floor":   {152, 223, 138, 255},
-		"snug-ceil":    {23, 190, 207, 255},
-		"snug-runtime": {188, 189, 34, 255},
+		"numcpu":        {150, 150, 150, 255},
+		"runtime":       {31, 119, 180, 255},
+		"automaxprocs":  {255, 127, 14, 255},
+		"automemlimit":  {148, 103, 189, 255},
+		"snug":          {44, 160, 44, 255},
+		"snug-floor":    {152, 223, 138, 255},
+		"snug-adaptive": {214, 39, 40, 255},
+		"snug-ceil":     {23, 190, 207, 255},
+		"snug-runtime":  {188, 189, 34, 255},
 	}
 	otherColor = color.RGBA{140, 86, 75, 255}
 )

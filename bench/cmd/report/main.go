@@ -71,6 +71,13 @@ func run(in, out, readme, chartRef string) error {
 		p.configValue("cgroup"), maxRuns(cases))
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, chart(cases, footer, func(policy, quota string) int {
+		for _, c := range cases {
+			if c.family == "CPU" && c.policy == policy && c.quota == quota {
+				if s, ok := c.metrics["gomaxprocs"]; ok && s.n > 0 {
+					return int(s.median)
+				}
+			}
+		}
 		return procsFor(policy, quota, p.ncpu(), p.configValue("snug-policy"))
 	})); err != nil {
 		return fmt.Errorf("encode chart: %w", err)

@@ -7,7 +7,9 @@ import (
 
 // procsFor returns the GOMAXPROCS a policy gives for a quota ("none" or a
 // number of CPUs) on ncpu CPUs, by the same rules the suite checks every run
-// against (a run whose GOMAXPROCS differs fails), or -1 if unknown.
+// against (a run whose GOMAXPROCS differs fails), or -1 if unknown or, for
+// snug's adaptive policy, decided during the run (runs that report their
+// GOMAXPROCS say what it was).
 // snugPolicy is the policy "snug" stood for in the runs.
 func procsFor(policy, quota string, ncpu int, snugPolicy string) int {
 	if ncpu < 1 {
@@ -49,4 +51,19 @@ func procsLabel(n int) string {
 		return "?"
 	}
 	return strconv.Itoa(n)
+}
+
+// procsCell is the GOMAXPROCS column of a case: what its runs reported at
+// the end of their windows (the median, and the range when they differ),
+// or, for output from before runs reported it, expected.
+func procsCell(c *benchCase, expected int) string {
+	s, ok := c.metrics["gomaxprocs"]
+	if !ok || s.n == 0 {
+		return procsLabel(expected)
+	}
+	out := procsLabel(int(s.median))
+	if s.min != s.max {
+		out += " (" + procsLabel(int(s.min)) + "–" + procsLabel(int(s.max)) + ")"
+	}
+	return out
 }

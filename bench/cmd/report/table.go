@@ -72,7 +72,7 @@ func quotaOrder(q string) float64 {
 // policyOrder puts the peers first, in the order a reader compares them,
 // then snug's default and its other policies.
 func policyOrder(p string) int {
-	order := []string{"numcpu", "runtime", "automaxprocs", "automemlimit", "snug", "snug-floor", "snug-ceil", "snug-runtime"}
+	order := []string{"numcpu", "runtime", "automaxprocs", "automemlimit", "snug", "snug-adaptive", "snug-floor", "snug-ceil", "snug-runtime"}
 	if i := slices.Index(order, p); i >= 0 {
 		return i
 	}
@@ -159,7 +159,7 @@ func markdown(p *parsed, cases []*benchCase, chart string) string {
 		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range cpu {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-				c.quota, policyLabel(c.policy), procsLabel(procsFor(c.policy, c.quota, p.ncpu(), p.configValue("snug-policy"))),
+				c.quota, policyLabel(c.policy), procsCell(c, procsFor(c.policy, c.quota, p.ncpu(), p.configValue("snug-policy"))),
 				cell(c, "stw-p50-ns", formatNs, false),
 				cell(c, "stw-p99-ns", formatNs, true),
 				cell(c, "stw-max-ns", formatNs, false),
