@@ -82,8 +82,8 @@
 //
 // A request runs the checks it needs in parallel and waits for them until
 // its deadline, Config.Timeout (500 ms by default: well below the
-// kubelet's 1 s timeoutSeconds), less a tenth kept for writing the
-// response. A check still running then fails ("timed out"); its result is
+// kubelet's 1 s timeoutSeconds), less a fifth (at most 100 ms) kept for
+// writing the response. A check still running then fails ("timed out"); its result is
 // never an older one that passed. Requests
 // share runs: while a check runs, other requests wait for the same run
 // rather than starting their own (single flight), so probes against a
