@@ -77,9 +77,9 @@
 //		go test -run '^$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/
 //	done > results.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest -col /policy results.txt
-//	go run ./bench/cmd/report -in results.txt -out bench/results -readme bench/README-snippet.md
+//	go run ./bench/cmd/report -in results.txt -out bench/results -readme README.md
 //
-// A pass takes about 3.5 minutes on 2 CPUs. With -short each run measures
+// A pass takes about 5.5 minutes on 2 CPUs. With -short each run measures
 // for 1 second (2 in the memory cases) and only the 0.5-CPU quota and the
 // memory cases run (about 30 seconds in all), the variant CI runs so that
 // the suite never rots:
