@@ -111,6 +111,7 @@ func (k *maxProcs) start(now time.Time, l cgroup.Limits, fixed Owner, why string
 		k.owner = OwnerNone
 	}
 	k.d = Decision{Knob: GOMAXPROCS, Value: int64(cur), Owner: k.owner}
+	k.followLoad(l, nil)
 	ev := k.evaluate(now, l, true)
 	ev.changed = true
 	return ev
@@ -141,7 +142,6 @@ func (k *maxProcs) evaluate(now time.Time, l cgroup.Limits, initial bool) procsE
 	cfg := k.cfg
 	if cfg.policy == PolicyAdaptive {
 		cfg.policy = k.load.rounding()
-		k.load.choosing, _ = k.adapting(l)
 	}
 	want, steps := cfg.procsFor(l.CPU, l.CPUs)
 	wantOwner := OwnerRuntime
@@ -298,6 +298,24 @@ func (k *maxProcs) policyLabel() string {
 		return "adaptive (" + k.load.rounding().String() + ")"
 	}
 	return "adaptive (" + k.load.rounding().String() + ": " + k.load.why + ")"
+}
+
+// followLoad feeds the adaptive policy before an evaluation: whether it has
+// a choice for the limits l, and if so a reading of the CPU counters from
+// read (nil: none, as at Start), which it calls only then.
+func (k *maxProcs) followLoad(l cgroup.Limits, read func() (cpuReading, bool)) {
+	choosing, limit := k.adapting(l)
+	k.load.choosing = choosing
+	if !choosing {
+		k.load.primed = false // a baseline from another limit says nothing
+		return
+	}
+	if read == nil {
+		return
+	}
+	if r, ok := read(); ok {
+		k.load.observe(r, limit) // evaluate applies a change
+	}
 }
 
 // adapting reports whether the adaptive policy has a choice to make for

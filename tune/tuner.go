@@ -327,13 +327,7 @@ func (t *Tuner) evaluate(now time.Time) (next time.Duration, more bool) {
 		return next, true
 	}
 	t.lastErr = ""
-	if ok, limit := t.procs.adapting(l); ok {
-		if r, ok := t.cpuReading(now); ok {
-			t.procs.load.observe(r, limit) // evaluate applies a change
-		}
-	} else {
-		t.procs.load.primed = false // a baseline from another limit says nothing
-	}
+	t.procs.followLoad(l, func() (cpuReading, bool) { return t.cpuReading(now) })
 	oldProcs := t.procs.d
 	pev := t.procs.evaluate(now, l, false)
 	memChanged := t.mem.evaluate(now, l, false)
