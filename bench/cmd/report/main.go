@@ -72,10 +72,8 @@ func run(in, out, readme, chartRef string) error {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, chart(cases, footer, func(policy, quota string) int {
 		for _, c := range cases {
-			if c.family == "CPU" && c.policy == policy && c.quota == quota {
-				if s, ok := c.metrics["gomaxprocs"]; ok && s.n > 0 {
-					return int(s.median)
-				}
+			if n, ok := measuredProcs(c); ok && c.family == "CPU" && c.policy == policy && c.quota == quota {
+				return n
 			}
 		}
 		return procsFor(policy, quota, p.ncpu(), p.configValue("snug-policy"))

@@ -57,13 +57,23 @@ func procsLabel(n int) string {
 // the end of their windows (the median, and the range when they differ),
 // or, for output from before runs reported it, expected.
 func procsCell(c *benchCase, expected int) string {
-	s, ok := c.metrics["gomaxprocs"]
-	if !ok || s.n == 0 {
+	n, ok := measuredProcs(c)
+	if !ok {
 		return procsLabel(expected)
 	}
-	out := procsLabel(int(s.median))
-	if s.min != s.max {
+	out := procsLabel(n)
+	if s := c.metrics["gomaxprocs"]; s.min != s.max {
 		out += " (" + procsLabel(int(s.min)) + "–" + procsLabel(int(s.max)) + ")"
 	}
 	return out
+}
+
+// measuredProcs is the median GOMAXPROCS a case's runs ended with, if they
+// reported it.
+func measuredProcs(c *benchCase) (int, bool) {
+	s, ok := c.metrics["gomaxprocs"]
+	if !ok || s.n == 0 {
+		return 0, false
+	}
+	return int(s.median), true
 }
