@@ -231,3 +231,26 @@ func TestRunWritesTableChartAndReadme(t *testing.T) {
 		t.Error("missing input: no error")
 	}
 }
+
+// The GOMAXPROCS column shows what the runs reported when they did (the
+// adaptive policy decides during a run), and the rule's value otherwise.
+func TestProcsCell(t *testing.T) {
+	for _, c := range []struct {
+		runs     []float64
+		expected int
+		want     string
+	}{
+		{nil, 1, "1"},
+		{nil, -1, "?"},
+		{[]float64{2, 2, 2, 2}, -1, "2"},
+		{[]float64{1, 2, 2, 2}, 1, "2 (1–2)"},
+	} {
+		bc := &benchCase{metrics: map[string]summary{}}
+		if c.runs != nil {
+			bc.metrics["gomaxprocs"] = summarize(c.runs)
+		}
+		if got := procsCell(bc, c.expected); got != c.want {
+			t.Errorf("runs %v, expected %d: %q, want %q", c.runs, c.expected, got, c.want)
+		}
+	}
+}
