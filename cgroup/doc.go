@@ -39,6 +39,10 @@
 //   - a cgroup namespace, where the process sees its own cgroup as "/".
 //   - a mount whose root is not "/" (the host's namespace with a bind mount
 //     of the container's subtree): paths are translated through the mount.
+//   - mounts hidden by others: a bind mount of the container's cgroup
+//     stacked on the whole hierarchy at the same mount point, or a new tmpfs
+//     over /sys/fs/cgroup. Only what the process can reach counts, judged
+//     from the mount and parent IDs, not from the order of the lines.
 //
 // Mountinfo is parsed as the kernel writes it: octal escapes (\040) in
 // paths, any number of optional fields, lines of other file systems (nsfs,

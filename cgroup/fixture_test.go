@@ -67,7 +67,7 @@ func TestFixtureV2Kubernetes(t *testing.T) {
 		"proc/self/cgroup": "0::" + k8sLeaf + "\n",
 		"proc/self/mountinfo": "" +
 			"1544 1543 0:4 net:[4026532612] /run/netns/x rw shared:623 - nsfs nsfs rw\n" +
-			"1565 1537 0:29 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime shared:9 master:3 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n" +
+			"1565 1566 0:29 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime shared:9 master:3 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n" +
 			"1566 1537 0:51 / / rw,relatime - overlay overlay rw,lowerdir=/a:/b\n",
 		fs + "/cgroup.controllers":                              "cpuset cpu io memory pids\n",
 		fs + k8sLeaf + "/cgroup.controllers":                    "cpuset cpu io memory pids\n",
@@ -289,6 +289,52 @@ func TestFixtureHybridEscapesColons(t *testing.T) {
 	}
 	if !s.CPUPressure.Valid || s.CPUPressure.Some.Total.Microseconds() != 42 {
 		t.Errorf("PSI from the unified mount: %+v", s.CPUPressure)
+	}
+}
+
+// Mounts hidden by others. A tmpfs stacked on /sys/fs/cgroup hides the cpu
+// hierarchy mounted on the old one. On the new tmpfs the memory hierarchy
+// is mounted whole, then the container's own cgroup is bind-mounted on top
+// of it at the same mount point: only the top one is reachable, so the files
+// are at the mount point itself, not at the full cgroup path below it (where
+// the hidden mount would lead). The root mount is listed after its
+// children, as on real hosts, so the order of the lines decides nothing.
+func TestFixtureCoveredMounts(t *testing.T) {
+	const ctr = "/kubepods/pod1/ctr"
+	root := tree(t, map[string]string{
+		"proc/self/cgroup": "5:memory:" + ctr + "\n4:cpu:" + ctr + "\n0::" + ctr + "\n",
+		"proc/self/mountinfo": "" +
+			"23 27 0:22 / /sys rw - sysfs sysfs rw\n" +
+			"27 1 254:1 / / rw - ext4 /dev/vda1 rw\n" +
+			"31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n" +
+			"32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n" +
+			"70 31 0:40 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n" +
+			"71 70 0:41 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n" +
+			"72 70 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n" +
+			"73 72 0:32 " + ctr + " /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+		// What the hidden mounts would lead to: present in the tree, so a
+		// wrong pick reads them instead of failing.
+		"sys/fs/cgroup/memory" + ctr + "/memory.limit_in_bytes": "999999999\n",
+		"sys/fs/cgroup/cpu" + ctr + "/cpu.cfs_quota_us":         "50000\n",
+		"sys/fs/cgroup/cpu" + ctr + "/cpu.cfs_period_us":        "100000\n",
+		// What the top mounts show.
+		"sys/fs/cgroup/memory/memory.limit_in_bytes":    "268435456\n",
+		"sys/fs/cgroup/unified" + ctr + "/cpu.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\n",
+	})
+	g := mustOpen(t, root)
+	paths := g.Paths()
+	if want := filepath.Join(root, "sys/fs/cgroup/memory"); paths["memory"] != want {
+		t.Errorf("memory at %q, want the top mount's %q", paths["memory"], want)
+	}
+	if paths["cpu"] != paths["unified"] {
+		t.Errorf("cpu at %q: the v1 cpu mount is hidden by the second tmpfs, so cpu should fall to the unified mount %q", paths["cpu"], paths["unified"])
+	}
+	l := mustLimits(t, g)
+	if l.MemoryMax != 256<<20 || l.MemoryMaxSource.Cgroup != ctr {
+		t.Errorf("MemoryMax = %d from %+v, want 256 MiB from %s", l.MemoryMax, l.MemoryMaxSource, ctr)
+	}
+	if l.CPU != 0 {
+		t.Errorf("CPU = %v from %+v: read through a hidden mount", l.CPU, l.CPUSource)
 	}
 }
 

@@ -41,6 +41,9 @@ func FuzzParseMountinfo(f *testing.F) {
 	seedFiles(f, "mountinfo")
 	f.Add([]byte("25 1 0:22 / /cg\\040root/cpu rw shared:7 master:1 - cgroup cgroup rw,cpu\n27 1 0:4 mnt:[1] /run/ns rw - nsfs nsfs rw\n"))
 	f.Add([]byte("40 30 0:26 /docker/ctr /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n"))
+	// Stacked mounts, and parents in a cycle (no kernel writes one).
+	f.Add([]byte("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n66 35 0:32 /ctr /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"))
+	f.Add([]byte("5 6 0:1 / /a rw - cgroup2 cgroup2 rw\n6 5 0:2 / /a rw - tmpfs tmpfs rw\n7 7 0:3 / /a/b rw - cgroup cgroup rw,cpu\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mounts, err := parseMountinfo(data)
 		if err != nil {

@@ -48,6 +48,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv(reportEnv) == "1" {
 		// Child mode: report what Open, Limits and Stats see, then exit.
 		var r report
+		if stack := os.Getenv("SNUG_REPORT_STACK"); stack != "" {
+			if err := stackMount(stack); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+		}
 		if os.Getenv("SNUG_REPORT_REMOUNT") == "1" {
 			if err := remountInNamespace(); err != nil {
 				fmt.Fprintln(os.Stderr, err)
@@ -207,6 +213,57 @@ func TestHostLiveChange(t *testing.T) {
 	if r1.Limits.MemoryMax != 300<<20 || r2.Limits.MemoryMax != 200<<20 || r2.Limits.CPU != 1.25 {
 		t.Errorf("before %d, after %d / %v", r1.Limits.MemoryMax, r2.Limits.MemoryMax, r2.Limits.CPU)
 	}
+}
+
+// A container's own cgroup bind-mounted over the whole hierarchy, stacked at
+// the same mount point (as a runtime or an operator may do to hide the
+// host's tree): the process's mountinfo then has two lines for the memory
+// hierarchy at one mount point, and only the top one is reachable. The
+// child runs in a mount namespace of its own, so the host's mounts are
+// untouched.
+func TestHostStackedMount(t *testing.T) {
+	g := cgtest.New(t, "snug-stack")
+	g.SetMemory(256 << 20)
+	dir, cg := g.Dir("memory"), g.Cgroup["memory"]
+	mountPoint := strings.TrimSuffix(dir, cg)
+	if mountPoint == dir || mountPoint == "" {
+		t.Fatalf("cannot tell the memory mount point from %s and %s", dir, cg)
+	}
+	cmd := g.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), reportEnv+"=1", "SNUG_REPORT_STACK="+dir+":"+mountPoint)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	r := decodeReport(t, out)
+	if r.Paths["memory"] != mountPoint {
+		t.Errorf("memory at %q, want the stacked mount's %q", r.Paths["memory"], mountPoint)
+	}
+	l := r.Limits
+	if l.MemoryMax != 256<<20 || l.MemoryMaxSource.Cgroup != cg {
+		t.Errorf("MemoryMax = %d from %+v, want 256 MiB from %s", l.MemoryMax, l.MemoryMaxSource, cg)
+	}
+	if r.Stats.MemoryCurrent <= 0 {
+		t.Errorf("MemoryCurrent = %d through the stacked mount (stats error %q)", r.Stats.MemoryCurrent, r.StatErr)
+	}
+}
+
+// stackMount is the child side of TestHostStackedMount: "SRC:TARGET" binds
+// the cgroup directory SRC over the hierarchy's mount point TARGET, in the
+// child's private mount namespace.
+func stackMount(spec string) error {
+	src, target, ok := strings.Cut(spec, ":")
+	if !ok {
+		return fmt.Errorf("bad SNUG_REPORT_STACK %q", spec)
+	}
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	if err := syscall.Mount(src, target, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s over %s: %w", src, target, err)
+	}
+	return nil
 }
 
 func TestHostOwnProcess(t *testing.T) {

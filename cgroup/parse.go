@@ -3,6 +3,7 @@ package cgroup
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,6 +53,9 @@ type mount struct {
 	mountPoint string   // where it is mounted
 	v2         bool     // fstype cgroup2
 	options    []string // super options: the v1 controllers ("cpu", "name=systemd")
+	// covered: another mount hides this one, so that paths under its mount
+	// point lead elsewhere (see coveredMounts).
+	covered bool
 }
 
 // parseMountinfo returns the cgroup mounts of a mountinfo file. Lines of other
@@ -62,6 +66,8 @@ type mount struct {
 // with any number (zero included) of optional fields before the "-".
 func parseMountinfo(data []byte) ([]mount, error) {
 	var out []mount
+	var all []mountNode
+	var cgroupNode []int // index in all of each mount in out
 	for _, line := range strings.Split(string(data), "\n") {
 		if line == "" {
 			continue
@@ -78,6 +84,10 @@ func parseMountinfo(data []byte) ([]mount, error) {
 			return nil, errors.New("malformed line " + quoteShort(line))
 		}
 		fstype := fields[sep+1]
+		id, _ := strconv.ParseUint(fields[0], 10, 64)
+		parent, _ := strconv.ParseUint(fields[1], 10, 64)
+		node := mountNode{id: id, parent: parent, mountPoint: fields[4]} // escaped: compared only with each other
+		all = append(all, node)
 		if fstype != "cgroup" && fstype != "cgroup2" {
 			continue
 		}
@@ -90,8 +100,96 @@ func parseMountinfo(data []byte) ([]mount, error) {
 			m.options = strings.Split(fields[sep+3], ",")
 		}
 		out = append(out, m)
+		cgroupNode = append(cgroupNode, len(all)-1)
+	}
+	covered := coveredMounts(all)
+	for i := range out {
+		out[i].covered = covered(cgroupNode[i])
 	}
 	return out, nil
+}
+
+// mountNode is any line of mountinfo: its mount ID, its parent's, and
+// where it is mounted.
+type mountNode struct {
+	id, parent uint64
+	mountPoint string
+}
+
+// coveredMounts returns a function telling whether mount i is hidden by
+// another, judged from mount and parent IDs rather than from the order of
+// the lines (which is not the order of mounting: a root mount can be
+// listed after its children). Mount M is hidden when
+//
+//   - another mount is stacked on it: a child of M with the same mount
+//     point (a container's cgroup bind-mounted over the host's hierarchy);
+//   - a sibling, mounted on the same parent at a directory above M's mount
+//     point, covers it (M, had it come second, would be that sibling's child);
+//   - or the place M is attached to is itself hidden: its parent, unless M
+//     is the mount stacked on that parent (a new tmpfs stacked on
+//     /sys/fs/cgroup hides every hierarchy mounted on the old one).
+//
+// IDs that do not parse are 0 and match nothing useful; a cycle of
+// parents, which no kernel writes, ends the walk.
+func coveredMounts(all []mountNode) func(i int) bool {
+	byID := make(map[uint64]int, len(all))
+	children := make(map[uint64][]int, len(all))
+	for i, n := range all {
+		byID[n.id] = i
+		if n.parent != n.id {
+			children[n.parent] = append(children[n.parent], i)
+		}
+	}
+	stackedOn := func(i int) bool {
+		for _, c := range children[all[i].id] {
+			if c != i && all[c].mountPoint == all[i].mountPoint {
+				return true
+			}
+		}
+		return false
+	}
+	// attached reports whether mount i's mount point leads to i or to a
+	// mount stacked on it: i is hidden by nothing but its own stack.
+	const (
+		unknown = iota
+		walking
+		yes
+		no
+	)
+	state := make([]uint8, len(all))
+	var attached func(i int) bool
+	attached = func(i int) bool {
+		switch state[i] {
+		case yes:
+			return true
+		case no:
+			return false
+		case walking:
+			return true // a cycle: judge by what was found so far
+		}
+		state[i] = walking
+		m := all[i]
+		ok := true
+		for _, s := range children[m.parent] {
+			if s != i && all[s].mountPoint != m.mountPoint && under(m.mountPoint, all[s].mountPoint) {
+				ok = false
+				break
+			}
+		}
+		if p, found := byID[m.parent]; ok && found && p != i {
+			if all[p].mountPoint == m.mountPoint {
+				ok = attached(p) // stacked on p: p's place must be reachable
+			} else {
+				ok = attached(p) && !stackedOn(p)
+			}
+		}
+		state[i] = no
+		if ok {
+			state[i] = yes
+		}
+		return ok
+	}
+	return func(i int) bool { return !attached(i) || stackedOn(i) }
 }
 
 // unescapeOctal undoes the kernel's escaping of space, tab, newline and

@@ -25,13 +25,14 @@ type level struct {
 // pickMount finds the mount that shows the cgroup at path: for v1 one whose
 // super options name every controller of the hierarchy, for v2 a cgroup2
 // mount. The mount's root must contain path, or path is not reachable
-// through it. Of several (bind mounts), the one whose root is shortest shows
-// the most ancestors.
+// through it. A mount that another one hides is not reachable at all. Of
+// several (bind mounts), the one whose root is shortest shows the most
+// ancestors.
 func pickMount(mounts []mount, path string, controllers []string) *mount {
 	var best *mount
 	for i := range mounts {
 		m := &mounts[i]
-		if m.v2 != (controllers == nil) || !under(path, m.root) {
+		if m.covered || m.v2 != (controllers == nil) || !under(path, m.root) {
 			continue
 		}
 		if !m.v2 && !hasAll(m.options, controllers) {
@@ -60,8 +61,8 @@ func hasAll(opts, want []string) bool {
 	return true
 }
 
-// under reports whether cgroup path p is root or below it, comparing whole
-// path elements ("/a/bc" is not under "/a/b").
+// under reports whether path p (a cgroup's, or a mount point) is root or
+// below it, comparing whole path elements ("/a/bc" is not under "/a/b").
 func under(p, root string) bool {
 	if root == "/" || p == root {
 		return strings.HasPrefix(p, "/")
