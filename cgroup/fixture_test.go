@@ -338,6 +338,36 @@ func TestFixtureCoveredMounts(t *testing.T) {
 	}
 }
 
+// The root of a v1 hierarchy (the level with release_agent) has limit files
+// that always read "no limit": the kernel refuses a limit there. Limits
+// skips them. The root's files below hold limits a kernel never shows, so
+// that reading them would show.
+func TestFixtureV1RootLimitsNotRead(t *testing.T) {
+	root := tree(t, map[string]string{
+		"proc/self/cgroup": "4:memory:/svc\n3:cpu:/svc\n",
+		"proc/self/mountinfo": "" +
+			"32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n" +
+			"35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+		"sys/fs/cgroup/cpu/release_agent":                "\n",
+		"sys/fs/cgroup/cpu/cpu.cfs_quota_us":             "10000\n",
+		"sys/fs/cgroup/cpu/cpu.cfs_period_us":            "100000\n",
+		"sys/fs/cgroup/cpu/svc/cpu.cfs_quota_us":         "150000\n",
+		"sys/fs/cgroup/cpu/svc/cpu.cfs_period_us":        "100000\n",
+		"sys/fs/cgroup/memory/release_agent":             "\n",
+		"sys/fs/cgroup/memory/memory.limit_in_bytes":     "104857600\n",
+		"sys/fs/cgroup/memory/svc/memory.limit_in_bytes": "209715200\n",
+		"sys/fs/cgroup/memory/svc/memory.usage_in_bytes": "1048576\n",
+	})
+	g := mustOpen(t, root)
+	l := mustLimits(t, g)
+	if l.CPU != 1.5 || l.CPUSource.Cgroup != "/svc" {
+		t.Errorf("CPU = %v from %+v, want 1.5 from /svc", l.CPU, l.CPUSource)
+	}
+	if l.MemoryMax != 200<<20 || l.MemoryMaxSource.Cgroup != "/svc" {
+		t.Errorf("MemoryMax = %d from %+v, want 200 MiB from /svc", l.MemoryMax, l.MemoryMaxSource)
+	}
+}
+
 // The host this project runs on (a v1 hybrid layout), as read off it.
 func TestFixtureRealHostFiles(t *testing.T) {
 	d := "testdata/host-v1-hybrid/"

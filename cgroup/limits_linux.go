@@ -63,7 +63,14 @@ func (g *Group) planLimits() []limitFile {
 		if h == nil {
 			return
 		}
-		for i := range h.levels {
+		levels := len(h.levels)
+		if isV1Root(h) {
+			// The root of a v1 hierarchy has the limit files, but the
+			// kernel refuses any limit there (EINVAL): they always read
+			// "no limit", and reading them costs a syscall each.
+			levels--
+		}
+		for i := range levels {
 			f := limitFile{kind: kind, path: g.plan(h, i, name), file: name,
 				cgroup: h.levels[i].cgroup, ancestor: i > 0}
 			if f.path == nil {
@@ -94,7 +101,7 @@ func (g *Group) planLimits() []limitFile {
 		// show their limits. It is the costliest file to read (the kernel
 		// sums the whole subtree), so skip it when the top level we see is
 		// the hierarchy's true root: only a root has release_agent.
-		if !exists(h.file(len(h.levels)-1, "release_agent")) {
+		if !isV1Root(h) {
 			if f := g.plan(h, 0, "memory.stat"); f != nil {
 				plan = append(plan, limitFile{kind: kMemoryStat, path: f, cgroup: h.levels[0].cgroup})
 			}
@@ -115,6 +122,13 @@ func (g *Group) planLimits() []limitFile {
 		}
 	}
 	return plan
+}
+
+// isV1Root reports whether the top level of h is the root of a v1
+// hierarchy, rather than a cgroup whose ancestors the mount or a cgroup
+// namespace hides: only a v1 root has release_agent.
+func isV1Root(h *hierarchy) bool {
+	return !h.v2 && exists(h.file(len(h.levels)-1, "release_agent"))
 }
 
 func (g *Group) limits() (Limits, error) {
