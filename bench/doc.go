@@ -96,5 +96,20 @@
 // Environment: SNUG_BENCH_WINDOW (measured window per run, default 5s),
 // SNUG_BENCH_LOAD (share of the quota the arrival rate uses, default 0.5),
 // SNUG_BENCH_COST (pin the calibrated CPU cost of a request, such as 180us,
-// to compare runs across machines or days).
+// to compare runs across machines or days), SNUG_BENCH_SCHED (other, the
+// default, or batch: run the workload under SCHED_BATCH, see below).
+//
+// # The GC pause with two Ps
+//
+// With GOMAXPROCS 2 and no throttling, the pause the runtime reports
+// (/sched/pauses/total/gc:seconds) has a tail of about a millisecond on
+// these machines, against tens of microseconds with one P. Most of it is
+// not the world being stopped. At the end of sweep termination the runtime
+// gives the idle P a mark worker and wakes an OS thread for it, and only
+// then takes the pause's end time; when the kernel lets the woken thread
+// preempt the one ending the pause on its CPU, the pause lasts until that
+// thread runs again. Mark termination takes its end time before waking
+// anyone. A woken SCHED_BATCH thread never preempts the running one (the
+// kernel leaves batch tasks to the tick), so SNUG_BENCH_SCHED=batch shows
+// how much of the tail that wake-up is.
 package bench

@@ -67,6 +67,9 @@ func printConfig() {
 	fmt.Printf("cgroup: %s\n", cgroupDescription())
 	fmt.Printf("snug-policy: %s\n", tune.DefaultPolicy)
 	fmt.Printf("load: %g of the quota\n", loadFraction())
+	if sched, err := schedPolicy(); err == nil {
+		fmt.Printf("sched: %s\n", sched)
+	}
 	fmt.Printf("warmup: %v\n", warmup(testing.Short()))
 	fmt.Printf("window: %v\n", window(testing.Short()))
 	if c, err := requestCost(); err == nil {
@@ -128,6 +131,23 @@ func loadFraction() float64 {
 		}
 	}
 	return 0.5
+}
+
+// schedPolicy is the Linux scheduling policy the workload runs under:
+// SNUG_BENCH_SCHED, "other" (the default, SCHED_OTHER) or "batch"
+// (SCHED_BATCH, which the kernel never lets preempt a running thread on
+// wake-up). It exists to measure how much of the GC pause with two Ps is a
+// woken runtime thread preempting the one that ends the pause; see the
+// package documentation.
+func schedPolicy() (string, error) {
+	switch v := os.Getenv("SNUG_BENCH_SCHED"); v {
+	case "", "other":
+		return "other", nil
+	case "batch":
+		return v, nil
+	default:
+		return "", fmt.Errorf("SNUG_BENCH_SCHED=%q: want other or batch", v)
+	}
 }
 
 // window is the measured part of each run: SNUG_BENCH_WINDOW, default 5s,

@@ -112,3 +112,13 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median even = %v", m)
 	}
 }
+
+func TestSchedPolicy(t *testing.T) {
+	for v, want := range map[string]string{"": "other", "other": "other", "batch": "batch", "fifo": "", "BATCH": ""} {
+		t.Setenv("SNUG_BENCH_SCHED", v)
+		got, err := schedPolicy()
+		if got != want || (err != nil) != (want == "") {
+			t.Errorf("SNUG_BENCH_SCHED=%q: %q, %v; want %q", v, got, err, want)
+		}
+	}
+}
