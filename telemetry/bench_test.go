@@ -16,20 +16,26 @@ import (
 	"github.com/snug-go/snug/telemetry"
 )
 
-// benchReader registers every instrument: the runtime, the container (the
-// test process's real cgroup when there is one), and the tuner, event and
-// health functions with a few entries each, as the example service has.
-func benchReader(b testing.TB, g *cgroup.Group) *sdkmetric.ManualReader {
+// benchOptions are every instrument's options: the container (the test
+// process's real cgroup when there is one), and the tuner, event and health
+// functions with a few entries each, as the example service has.
+func benchOptions(g *cgroup.Group) []telemetry.Option {
 	decisions := []telemetry.Decision{{Setting: telemetry.GOMAXPROCS, Value: 2, Owner: "runtime"}, {Setting: telemetry.GOMEMLIMIT, Value: 1 << 30, Owner: "snug"}}
 	events := []telemetry.Event{{Source: "watchdog", Name: "gc", Count: 4}, {Source: "watchdog", Name: "limit_lowered", Count: 1}}
 	checks := []telemetry.CheckResult{{Name: "goroutines", Kind: "liveness", Passing: true, Duration: time.Microsecond},
 		{Name: "memory-headroom", Kind: "readiness", Passing: true, Duration: 3 * time.Microsecond}}
-	return setup(b,
+	return []telemetry.Option{
 		telemetry.WithCgroup(g),
 		telemetry.WithDecisions(func(dst []telemetry.Decision) []telemetry.Decision { return append(dst, decisions...) }),
 		telemetry.WithEvents(func(dst []telemetry.Event) []telemetry.Event { return append(dst, events...) }),
 		telemetry.WithChecks(func(dst []telemetry.CheckResult) []telemetry.CheckResult { return append(dst, checks...) }),
-	)
+	}
+}
+
+// benchReader registers every instrument (the runtime's and benchOptions')
+// on an SDK MeterProvider with a manual reader that has the histograms.
+func benchReader(b testing.TB, g *cgroup.Group) *sdkmetric.ManualReader {
+	return setup(b, benchOptions(g)...)
 }
 
 func benchCollect(b *testing.B, r sdkmetric.Reader) {
@@ -70,6 +76,34 @@ func BenchmarkCollect(b *testing.B) {
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		defer mp.Shutdown(context.Background())
 		benchCollect(b, reader)
+	})
+	// snug's callbacks alone (the runtime's included), run with an observer
+	// that keeps nothing: everything of "all" but the SDK's aggregation and
+	// the histograms.
+	b.Run("callbacks", func(b *testing.B) {
+		g, err := cgroup.Open()
+		if err != nil {
+			b.Skipf("no cgroup: %v", err)
+		}
+		defer g.Close()
+		cp := &capturingProvider{}
+		reg, err := telemetry.Register(append(benchOptions(g), telemetry.WithMeterProvider(cp))...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer reg.Unregister()
+		ctx := context.Background()
+		o := &countingObserver{}
+		b.ReportAllocs()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			for _, cb := range cp.callbacks {
+				if err := cb(ctx, o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/collection")
 	})
 	b.Run("cgroup-read", func(b *testing.B) {
 		g, err := cgroup.Open()
