@@ -35,10 +35,8 @@ type cfile struct {
 // can close them when the Group is garbage collected.
 type fileSet struct{ files []*cfile }
 
-func (s *fileSet) add(name string) *cfile {
-	f := &cfile{name: name, z: append([]byte(name), 0), fd: -1}
-	s.files = append(s.files, f)
-	return f
+func newCFile(name string) *cfile {
+	return &cfile{name: name, z: append([]byte(name), 0), fd: -1}
 }
 
 func (s *fileSet) closeAll() {
