@@ -50,9 +50,10 @@
 //
 // # Cost
 //
-// Open costs a few hundred microseconds. Limits and Stats then only re-read
-// the limit and counter files, keeping them open between calls (a pread is
-// several times cheaper than an open, read and close). On a 2-core VM
+// Open costs a few hundred microseconds, opening the limit and counter
+// files it finds; Limits and Stats then only re-read them, keeping them open
+// between calls (a pread is several times cheaper than an open, read and
+// close). Close releases the descriptors, about one per file. On a 2-core VM
 // (see BenchmarkLimits, BenchmarkStats) Limits takes about 10 µs with no
 // allocations, and Stats about 30 µs: calling them once a second is free.
 //

@@ -24,7 +24,8 @@ const fileBufSize = 32 << 10
 
 var atFDCWD = -100 // AT_FDCWD; a var because a negative constant cannot become uintptr
 
-// cfile is an interface file, opened on first read and kept open.
+// cfile is an interface file, opened when Open plans it (or, after a
+// failure, at the next read) and kept open.
 type cfile struct {
 	name string // for errors
 	z    []byte // name plus a NUL byte
