@@ -17,6 +17,7 @@ import (
 const (
 	guestScript = "/vmtest/script"
 	guestOutput = "/dev/ttyS1"
+	startMarker = "SNUG-VM-START"
 	exitMarker  = "SNUG-VM-EXIT="
 )
 
@@ -27,10 +28,15 @@ const (
 // The controllers are enabled one at a time: one write of "+cpu +memory ..."
 // fails as a whole when a single controller is unavailable.
 //
+// The start marker tells the host that the guest booted and is starting the
+// script (see run). beforeStart is empty but in this package's tests, which
+// put a hang there to stand for a boot that never gets that far.
+//
 // Before powering off, every other process is killed and init closes the
 // port: the last close of a serial port waits until its buffer has been sent,
 // so the exit marker is not lost to an early power-off.
-const initScript = `#!/bin/busybox sh
+func initScript(beforeStart string) string {
+	return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin HOME=/root SNUG_VM_GUEST=1
 exec >` + guestOutput + ` 2>&1 </dev/null
@@ -41,12 +47,14 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 for c in cpu memory cpuset pids io; do
 	echo +$c 2>/dev/null >/sys/fs/cgroup/cgroup.subtree_control || echo "vmtest: controller $c unavailable"
 done
+` + beforeStart + `echo ` + startMarker + `
 sh ` + guestScript + `
 echo ` + exitMarker + `$?
 kill -9 -1 2>/dev/null
 exec >/dev/null 2>&1
 poweroff -f
 `
+}
 
 // A cpio "newc" archive, the format the kernel unpacks into its initial
 // root file system. Writing it ourselves, rather than with cpio(1), lets the
@@ -90,8 +98,8 @@ func (c *cpioWriter) pad(n int) {
 }
 
 // writeInitramfs writes a gzip-compressed initramfs holding busybox, /init,
-// the script and files (guest path -> host path) to w.
-func writeInitramfs(w io.Writer, busybox, script string, files map[string]string) error {
+// g.Script and g.Files (guest path -> host path) to w.
+func writeInitramfs(w io.Writer, busybox string, g Guest) error {
 	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // the level is valid
 	c := &cpioWriter{w: bufio.NewWriter(zw)}
 
@@ -100,8 +108,8 @@ func writeInitramfs(w io.Writer, busybox, script string, files map[string]string
 		data []byte
 	}
 	contents := map[string]file{
-		"init":                               {0o755, []byte(initScript)},
-		strings.TrimPrefix(guestScript, "/"): {0o644, []byte(script)},
+		"init":                               {0o755, []byte(initScript(g.beforeStart))},
+		strings.TrimPrefix(guestScript, "/"): {0o644, []byte(g.Script)},
 	}
 	add := func(guest, host string) error {
 		data, err := os.ReadFile(host)
@@ -118,7 +126,7 @@ func writeInitramfs(w io.Writer, busybox, script string, files map[string]string
 	if err := add("/bin/busybox", busybox); err != nil {
 		return err
 	}
-	for guest, host := range files {
+	for guest, host := range g.Files {
 		if !path.IsAbs(guest) || path.Clean(guest) == "/" {
 			return fmt.Errorf("vmtest: guest path %q must be an absolute file path", guest)
 		}

@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +26,30 @@ func TestTimeoutKillsQemu(t *testing.T) {
 	}
 	if !strings.Contains(r.output, "hanging") {
 		t.Errorf("the script did not start before the timeout; output:\n%s", r.output)
+	}
+	if pids := qemuChildren(t); len(pids) > 0 {
+		t.Errorf("qemu children still there (running or unreaped): %v", pids)
+	}
+}
+
+// A guest that never starts the script (a hang in init stands for a boot
+// hang) is stopped at the boot deadline, before the whole timeout, with
+// errNoStart: Run then boots once more. Not parallel: the parallel tests
+// check that no qemu of this process is left, and this one's would be.
+func TestBootHangIsCaught(t *testing.T) {
+	Require(t)
+	const timeout = 12 * time.Second
+	start := time.Now()
+	r, err := run(t.TempDir(), Guest{Script: "echo started", Timeout: timeout, beforeStart: "sleep 1000\n"})
+	elapsed := time.Since(start)
+	if !errors.Is(err, errNoStart) {
+		t.Fatalf("got error %v, want errNoStart", err)
+	}
+	if elapsed >= timeout {
+		t.Errorf("caught after %v, not before the %v timeout", elapsed, timeout)
+	}
+	if strings.Contains(r.output, "started") {
+		t.Errorf("the script ran; output:\n%s", r.output)
 	}
 	if pids := qemuChildren(t); len(pids) > 0 {
 		t.Errorf("qemu children still there (running or unreaped): %v", pids)
