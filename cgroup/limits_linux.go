@@ -59,12 +59,21 @@ func (f *limitFile) source(value string) Source {
 // with the ancestors').
 func (g *Group) planLimits() []limitFile {
 	var plan []limitFile
+	v1Root := map[*hierarchy]bool{} // one stat per hierarchy, not per kind
+	isRoot := func(h *hierarchy) bool {
+		r, ok := v1Root[h]
+		if !ok {
+			r = isV1Root(h)
+			v1Root[h] = r
+		}
+		return r
+	}
 	add := func(h *hierarchy, kind limitKind, name, name2 string) {
 		if h == nil {
 			return
 		}
 		levels := len(h.levels)
-		if isV1Root(h) {
+		if isRoot(h) {
 			// The root of a v1 hierarchy has the limit files, but the
 			// kernel refuses any limit there (EINVAL): they always read
 			// "no limit", and reading them costs a syscall each.
@@ -101,7 +110,7 @@ func (g *Group) planLimits() []limitFile {
 		// show their limits. It is the costliest file to read (the kernel
 		// sums the whole subtree), so skip it when the top level we see is
 		// the hierarchy's true root: only a root has release_agent.
-		if !isV1Root(h) {
+		if !isRoot(h) {
 			if f := g.plan(h, 0, "memory.stat"); f != nil {
 				plan = append(plan, limitFile{kind: kMemoryStat, path: f, cgroup: h.levels[0].cgroup})
 			}

@@ -128,14 +128,27 @@ func readBounded(path string, max int64) ([]byte, error) {
 		return nil, &FileError{Path: path, Err: unwrapPathError(err)}
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, &FileError{Path: path, Err: unwrapPathError(err)}
+	// The kernel generates these files at each read call, and reports their
+	// size as 0: start with room for a typical mountinfo, so that most take
+	// one read and the one that says end of file (io.ReadAll starts at 512
+	// bytes and needed half a dozen calls).
+	data := make([]byte, 0, 16<<10)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if int64(len(data)) > max {
+			return nil, &FileError{Path: path, Err: fmt.Errorf("%w (over %d bytes)", errTooLarge, max)}
+		}
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, &FileError{Path: path, Err: unwrapPathError(err)}
+		}
 	}
-	if int64(len(data)) > max {
-		return nil, &FileError{Path: path, Err: fmt.Errorf("%w (over %d bytes)", errTooLarge, max)}
-	}
-	return data, nil
 }
 
 // unwrapPathError drops *fs.PathError's own copy of the path, since
