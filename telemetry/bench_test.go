@@ -86,22 +86,11 @@ func BenchmarkCollect(b *testing.B) {
 			b.Skipf("no cgroup: %v", err)
 		}
 		defer g.Close()
-		cp := &capturingProvider{}
-		reg, err := telemetry.Register(append(benchOptions(g), telemetry.WithMeterProvider(cp))...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer reg.Unregister()
-		ctx := context.Background()
-		o := &countingObserver{}
+		run, _, _ := captureCallbacks(b, benchOptions(g)...)
 		b.ReportAllocs()
 		start := time.Now()
 		for i := 0; i < b.N; i++ {
-			for _, cb := range cp.callbacks {
-				if err := cb(ctx, o); err != nil {
-					b.Fatal(err)
-				}
-			}
+			run()
 		}
 		b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/collection")
 	})
@@ -193,6 +182,30 @@ func (o *countingObserver) ObserveInt64(metric.Int64Observable, int64, ...metric
 	o.n++
 }
 
+// captureCallbacks registers snug's instruments with opts on a provider
+// that keeps the callbacks, and returns a function that runs them all once
+// with an observer that only counts, that observer, and how many callbacks
+// there are.
+func captureCallbacks(tb testing.TB, opts ...telemetry.Option) (run func(), o *countingObserver, callbacks int) {
+	tb.Helper()
+	cp := &capturingProvider{}
+	reg, err := telemetry.Register(append(opts, telemetry.WithMeterProvider(cp))...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { reg.Unregister() })
+	ctx := context.Background()
+	o = &countingObserver{}
+	run = func() {
+		for _, cb := range cp.callbacks {
+			if err := cb(ctx, o); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	return run, o, len(cp.callbacks)
+}
+
 // TestCallbackAllocs runs snug's callbacks outside the SDK: reading the
 // runtime, the cgroup and the tuner, event and health functions allocates
 // nothing once warm.
@@ -202,29 +215,15 @@ func TestCallbackAllocs(t *testing.T) {
 		g = gg
 		defer g.Close()
 	}
-	cp := &capturingProvider{}
 	decisions := []telemetry.Decision{{Setting: telemetry.GOMAXPROCS, Value: 2, Owner: "snug"}}
 	events := []telemetry.Event{{Source: "watchdog", Name: "gc", Count: 4}}
 	checks := []telemetry.CheckResult{{Name: "goroutines", Kind: "liveness", Passing: true}}
-	reg, err := telemetry.Register(telemetry.WithMeterProvider(cp), telemetry.WithCgroup(g),
+	run, o, callbacks := captureCallbacks(t, telemetry.WithCgroup(g),
 		telemetry.WithDecisions(func(dst []telemetry.Decision) []telemetry.Decision { return append(dst, decisions...) }),
 		telemetry.WithEvents(func(dst []telemetry.Event) []telemetry.Event { return append(dst, events...) }),
 		telemetry.WithChecks(func(dst []telemetry.CheckResult) []telemetry.CheckResult { return append(dst, checks...) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Unregister()
-	if len(cp.callbacks) < 4 {
-		t.Fatalf("%d callbacks registered", len(cp.callbacks))
-	}
-	ctx := context.Background()
-	o := &countingObserver{}
-	run := func() {
-		for _, cb := range cp.callbacks {
-			if err := cb(ctx, o); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if callbacks < 4 {
+		t.Fatalf("%d callbacks registered", callbacks)
 	}
 	run()
 	if o.n < 20 {
