@@ -101,15 +101,10 @@
 //
 // # The GC pause with two Ps
 //
-// With GOMAXPROCS 2 and no throttling, the pause the runtime reports
-// (/sched/pauses/total/gc:seconds) has a tail of about a millisecond on
-// these machines, against tens of microseconds with one P. Most of it is
-// not the world being stopped. At the end of sweep termination the runtime
-// gives the idle P a mark worker and wakes an OS thread for it, and only
-// then takes the pause's end time; when the kernel lets the woken thread
-// preempt the one ending the pause on its CPU, the pause lasts until that
-// thread runs again. Mark termination takes its end time before waking
-// anyone. A woken SCHED_BATCH thread never preempts the running one (the
-// kernel leaves batch tasks to the tick), so SNUG_BENCH_SCHED=batch shows
-// how much of the tail that wake-up is.
+// With GOMAXPROCS 2 and no throttling the runtime's reported GC pause has a
+// tail of about a millisecond here, mostly a runtime thread woken at the end
+// of sweep termination preempting the one that ends the pause. A woken
+// SCHED_BATCH thread never preempts the running one, so
+// SNUG_BENCH_SCHED=batch shows how much of the tail that is; the
+// measurements are in results/sched-batch-2026-12-03.
 package bench

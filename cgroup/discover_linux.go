@@ -49,7 +49,7 @@ func (g *Group) plan(h *hierarchy, i int, name string) *cfile {
 	case syscall.ENOENT, syscall.ENOTDIR:
 		return nil
 	}
-	g.files.files = append(g.files.files, f)
+	g.files.add(f)
 	return f
 }
 

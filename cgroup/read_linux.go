@@ -40,6 +40,8 @@ func newCFile(name string) *cfile {
 	return &cfile{name: name, z: append([]byte(name), 0), fd: -1}
 }
 
+func (s *fileSet) add(f *cfile) { s.files = append(s.files, f) }
+
 func (s *fileSet) closeAll() {
 	for _, f := range s.files {
 		f.close()
