@@ -406,8 +406,12 @@ func run(dir string, g Guest) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.Timeout)
 	defer cancel()
 	ctx, abort := context.WithCancelCause(ctx)
-	defer abort(nil)
-	go watchStart(ctx, abort, filepath.Join(dir, "output.log"), bootTimeout(g.Timeout))
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchStart(ctx, abort, filepath.Join(dir, "output.log"), bootTimeout(g.Timeout))
+	}()
+	defer func() { abort(nil); <-watched }() // the watcher ends with run
 	cmd := exec.CommandContext(ctx, qemu,
 		// Nested KVM hangs or fails on our CI machines: emulate, with one
 		// host thread per virtual CPU.
