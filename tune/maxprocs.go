@@ -257,10 +257,13 @@ func (k *maxProcs) noteChange(now time.Time, before, after int) {
 	k.lastChange, k.beforeChange = now, before
 }
 
-// stop restores GOMAXPROCS as it was at Start, if snug changed it.
+// stop restores GOMAXPROCS as it was at Start, if snug changed it. A
+// value other than the one snug set was set by the application since the
+// last evaluation (the runtime does not update a value set by a call):
+// it is the application's, as at the next evaluation, and stays.
 func (k *maxProcs) stop(restore bool) (stw uint64) {
 	cur := runtime.GOMAXPROCS(0)
-	if restore {
+	if restore && !(k.owner == OwnerSnug && cur != k.lastSet) {
 		switch {
 		case k.owner == OwnerSnug && k.startRuntime:
 			runtime.SetDefaultGOMAXPROCS()

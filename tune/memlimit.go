@@ -148,9 +148,11 @@ func (k *memoryLimit) evaluate(now time.Time, l cgroup.Limits, initial bool) (ch
 	return changed
 }
 
-// stop restores the limit found at Start, if snug replaced it.
+// stop restores the limit found at Start, if snug replaced it and the
+// application did not call debug.SetMemoryLimit since the last evaluation
+// (which the next evaluation would have found and stepped back from).
 func (k *memoryLimit) stop(restore bool) {
-	if restore && k.owner == OwnerSnug {
+	if restore && k.owner == OwnerSnug && debug.SetMemoryLimit(-1) == k.lastSet {
 		debug.SetMemoryLimit(k.startValue)
 	}
 }

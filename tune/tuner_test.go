@@ -633,3 +633,30 @@ func TestNoCgroup(t *testing.T) {
 	}
 	tu.Stop()
 }
+
+// A runtime.GOMAXPROCS or debug.SetMemoryLimit call the program makes
+// between two evaluations is the program's setting too: Stop must not
+// restore over it, though the Tuner has not seen it yet. The interval is
+// an hour so that no evaluation runs before Stop.
+func TestStopKeepsApplicationChangeNotYetSeen(t *testing.T) {
+	skipOneCPU(t)
+	f := newFixture(t)
+	f.set("pod/ctr", "cpu.max", "50000 100000")
+	f.set("pod/ctr", "memory.max", "268435456")
+	tu := f.start(nil, WithInterval(time.Hour))
+	if procs() != 1 || memLimit() != 224*mib {
+		t.Fatalf("GOMAXPROCS %d GOMEMLIMIT %d at Start, want 1 and 224 MiB", procs(), memLimit())
+	}
+	// Neither value is one a restore would give: the runtime's default is
+	// ncpu(), and the limit before Start is the test binary's.
+	appProcs := ncpu() + 1
+	runtime.GOMAXPROCS(appProcs)
+	debug.SetMemoryLimit(100 * mib)
+	tu.Stop()
+	if procs() != appProcs {
+		t.Errorf("GOMAXPROCS %d after Stop, want the application's %d kept", procs(), appProcs)
+	}
+	if memLimit() != 100*mib {
+		t.Errorf("GOMEMLIMIT %d after Stop, want the application's 100 MiB kept", memLimit())
+	}
+}
