@@ -83,7 +83,7 @@ func (c *config) applyEnv() envSettings {
 		if p, err := ParsePolicy(v); err == nil {
 			c.procs.policy = p
 		} else {
-			warn("SNUG_GOMAXPROCS_POLICY", v, "runtime, floor or ceil")
+			warn("SNUG_GOMAXPROCS_POLICY", v, "adaptive, floor, runtime or ceil")
 		}
 	}
 	minProcs, maxProcs := c.procs.min, c.procs.max

@@ -660,3 +660,19 @@ func TestStopKeepsApplicationChangeNotYetSeen(t *testing.T) {
 		t.Errorf("GOMEMLIMIT %d after Stop, want the application's 100 MiB kept", memLimit())
 	}
 }
+
+// The warning for a bad SNUG_GOMAXPROCS_POLICY lists every policy it
+// accepts, the default included.
+func TestEnvPolicyWarningNamesEveryPolicy(t *testing.T) {
+	c := defaultConfig()
+	c.getenv = func(k string) string { return map[string]string{"SNUG_GOMAXPROCS_POLICY": "auto"}[k] }
+	e := c.applyEnv()
+	if len(e.warnings) != 1 {
+		t.Fatalf("warnings %q, want one", e.warnings)
+	}
+	for _, p := range []Policy{PolicyAdaptive, PolicyFloor, PolicyRuntime, PolicyCeil} {
+		if !strings.Contains(e.warnings[0], string(p)) {
+			t.Errorf("warning %q does not name the %s policy", e.warnings[0], p)
+		}
+	}
+}
