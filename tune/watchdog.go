@@ -55,6 +55,11 @@ const (
 	// share of one CPU (all classes but idle) is not a spiral: an idle
 	// program's rare GCs are a large share of almost nothing.
 	spiralMinBusy = 0.05
+	// spiralMaxPoints bounds the death-spiral ring. A point per sample
+	// would take window/interval points: some 700 MB for a 24 h window at
+	// a 10 ms interval, a fatal out-of-memory for a longer window given in
+	// code. Past it, consecutive samples share a point.
+	spiralMaxPoints = 1024
 )
 
 // WatchdogStatus is the GC watchdog's part of a Status.
@@ -168,6 +173,7 @@ type watchdog struct {
 	// Death spiral.
 	ring         []spiralPoint
 	head, n      int
+	spiralStep   time.Duration // the least span of a point when samples share them (0: they do not)
 	spiraling    bool
 	spiralSince  time.Time
 	spiralReason string
@@ -200,7 +206,15 @@ func newWatchdog(c watchdogConfig, g *cgroup.Group, interval time.Duration) *wat
 	if c.spiralShare > 0 {
 		// Samples are at least 0.9 interval apart (see sample): this many
 		// cover the window, with two to spare.
-		w.ring = make([]spiralPoint, int(math.Ceil(c.spiralWindow.Seconds()/(0.9*interval.Seconds())))+2)
+		n := math.Ceil(c.spiralWindow.Seconds()/(0.9*interval.Seconds())) + 2
+		if n > spiralMaxPoints {
+			// Points of at least spiralStep each: the newest (partial)
+			// one and spiralMaxPoints-3 full ones cover the window, with
+			// one to spare.
+			n = spiralMaxPoints
+			w.spiralStep = c.spiralWindow / (spiralMaxPoints - 3)
+		}
+		w.ring = make([]spiralPoint, int(n))
 	}
 	w.freeCalls = make([]time.Time, 0, max(c.freeMaxCalls, 1))
 	w.pending = make([]Event, 0, 8)
@@ -603,10 +617,17 @@ func (w *watchdog) decideSpiral(now time.Time) {
 	used := (s.totalCPU - s.idleCPU - s.gcIdleMarkCPU) - (prev.totalCPU - prev.idleCPU - prev.gcIdleMarkCPU)
 	limiter := s.limiterLast > 0 && s.limiterLast > prev.cycles
 	near := limiter || (s.memLimit < math.MaxInt64 && float64(s.heapLive) >= spiralLiveShare*float64(s.memLimit))
-	w.ring[w.head] = spiralPoint{from: w.prev.at, at: w.cur.at, gc: max(gc, 0), used: max(used, 0),
+	pt := spiralPoint{from: w.prev.at, at: w.cur.at, gc: max(gc, 0), used: max(used, 0),
 		near: near, limiter: limiter}
-	w.head = (w.head + 1) % len(w.ring)
-	w.n = min(w.n+1, len(w.ring))
+	if last := &w.ring[(w.head-1+len(w.ring))%len(w.ring)]; w.spiralStep > 0 && w.n > 0 && last.at.Sub(last.from) < w.spiralStep {
+		// The newest point is not full yet: the sample joins it.
+		last.at, last.gc, last.used = pt.at, last.gc+pt.gc, last.used+pt.used
+		last.near, last.limiter = last.near && pt.near, last.limiter || pt.limiter
+	} else {
+		w.ring[w.head] = pt
+		w.head = (w.head + 1) % len(w.ring)
+		w.n = min(w.n+1, len(w.ring))
+	}
 
 	// Walk back from the newest point until the window is covered.
 	window := w.cfg.spiralWindow

@@ -665,3 +665,42 @@ func TestSnapshots(t *testing.T) {
 		t.Error("no error for a missing directory")
 	}
 }
+
+// The death-spiral ring is sized from the window over the interval: at the
+// shortest interval and the longest window the environment accepts
+// (SNUG_INTERVAL=10ms, SNUG_WATCHDOG_SPIRAL_WINDOW=24h) a point per sample
+// would take some 700 MB at Start, and a longer window given in code
+// more. It must stay small, and still find a spiral over the whole window.
+func TestDeathSpiralRingIsBounded(t *testing.T) {
+	c := defaultWatchdogConfig()
+	for _, w := range []struct {
+		window, interval time.Duration
+	}{{24 * time.Hour, MinInterval}, {24 * time.Hour, time.Second}, {1 << 62, MinInterval}} {
+		c.spiralWindow = w.window
+		wd := newWatchdog(c, nil, w.interval)
+		if n := len(wd.ring); n > 4096 {
+			t.Errorf("window %v, interval %v: %d ring points", w.window, w.interval, n)
+		}
+	}
+
+	// A window that needs more points than the ring holds: samples share
+	// points, and the spiral is found once the window is covered, not
+	// before.
+	near := uint64(210 * mib)
+	s := newSpiralWatchdog(3 * time.Hour)
+	if len(s.ring) >= int((3*time.Hour)/time.Second) {
+		t.Fatalf("%d ring points for a 3 h window: the bound is not exercised", len(s.ring))
+	}
+	for i := 0; i < int((3*time.Hour)/time.Second)-1; i++ {
+		s.step(0.6, 1, near)
+		if s.spiraling {
+			t.Fatalf("spiral after %d s of a 3 h window", i+1)
+		}
+	}
+	for i := 0; i < 30 && !s.spiraling; i++ {
+		s.step(0.6, 1, near)
+	}
+	if !s.spiraling || !strings.Contains(s.spiralReason, "the GC took 60% of the CPU for the last 3h") {
+		t.Errorf("after 3 h at 60%%: spiraling %v %q", s.spiraling, s.spiralReason)
+	}
+}
