@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -283,18 +284,53 @@ func (t *Tuner) loop(ctx context.Context, first time.Duration) {
 // end restores the knobs and releases the process-wide slot, once.
 func (t *Tuner) end() {
 	t.endOnce.Do(func() {
+		// What the Tuner managed is no longer anyone's it knows of: Status
+		// says so (OwnerOff), with the value now in effect.
+		procsWhy := stoppedWhy(t.cfg.restore, t.procs.owner == OwnerSnug && runtime.GOMAXPROCS(0) != t.procs.lastSet)
+		procsReleased := t.procs.owner == OwnerSnug || (t.procs.owner == OwnerRuntime && !t.procs.startRuntime && t.cfg.restore)
+		memWhy := stoppedWhy(t.cfg.restore, debug.SetMemoryLimit(-1) != t.mem.lastSet)
+		memReleased := t.mem.owner == OwnerSnug
 		stw := t.procs.stop(t.cfg.restore)
 		t.mem.stop(t.cfg.restore)
 		t.procs.model.close()
 		t.watch.stop()
 		t.group = nil // let its open files go with it
+		now := time.Now()
 		t.mu.Lock()
+		if procsReleased {
+			n := runtime.GOMAXPROCS(0)
+			t.status.MaxProcs = stoppedDecision(t.status.MaxProcs, int64(n), strconv.Itoa(n), procsWhy, now)
+		}
+		if memReleased {
+			n := debug.SetMemoryLimit(-1)
+			t.status.MemoryLimit = stoppedDecision(t.status.MemoryLimit, n, formatBytes(n), memWhy, now)
+		}
 		t.status.Running = false
 		t.status.Watchdog.Running, t.status.Watchdog.Spiraling, t.status.Watchdog.SpiralReason = false, false, ""
 		t.status.StopTheWorlds += stw
 		t.mu.Unlock()
 		running.CompareAndSwap(t, nil)
 	})
+}
+
+// stoppedWhy says what Stop did with a knob the Tuner managed: restored it,
+// or left it because of WithoutRestore or because the application set it
+// since the last evaluation.
+func stoppedWhy(restore, appSet bool) string {
+	switch {
+	case appSet:
+		return "left the value the application set"
+	case !restore:
+		return "left the value it set (WithoutRestore)"
+	}
+	return "restored the value found at Start"
+}
+
+// stoppedDecision is the Decision for a knob the Tuner managed until it
+// stopped, with value now in effect (shown as the Source prints it).
+func stoppedDecision(d Decision, value int64, shown, why string, now time.Time) Decision {
+	return Decision{Knob: d.Knob, Value: value, Previous: d.Value, Owner: OwnerOff, Reason: "Tuner stopped",
+		Source: fmt.Sprintf("%s %s: the Tuner stopped and %s", d.Knob, shown, why), Time: now}
 }
 
 // evaluate re-reads the limits and re-decides both knobs. It returns when

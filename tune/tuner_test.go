@@ -676,3 +676,26 @@ func TestEnvPolicyWarningNamesEveryPolicy(t *testing.T) {
 		}
 	}
 }
+
+// After Stop, Status says the Tuner no longer manages the knobs it
+// managed (OwnerOff: "or is stopped") and gives the value in effect, not
+// the one the Tuner had set before restoring: telemetry exports both.
+func TestStatusAfterStop(t *testing.T) {
+	skipOneCPU(t)
+	f := newFixture(t)
+	f.set("pod/ctr", "cpu.max", "50000 100000")
+	f.set("pod/ctr", "memory.max", "268435456")
+	before := memLimit()
+	tu := f.start(nil)
+	if st := tu.Status(); st.MaxProcs.Owner != OwnerSnug || st.MemoryLimit.Owner != OwnerSnug {
+		t.Fatalf("owners at Start: %s, %s", st.MaxProcs.Owner, st.MemoryLimit.Owner)
+	}
+	tu.Stop()
+	st := tu.Status()
+	if st.MaxProcs.Owner != OwnerOff || st.MaxProcs.Owned || st.MaxProcs.Value != int64(procs()) {
+		t.Errorf("GOMAXPROCS after Stop: %+v, want owner off and the value in effect %d", st.MaxProcs, procs())
+	}
+	if st.MemoryLimit.Owner != OwnerOff || st.MemoryLimit.Owned || st.MemoryLimit.Value != before {
+		t.Errorf("GOMEMLIMIT after Stop: %+v, want owner off and the restored value %d", st.MemoryLimit, before)
+	}
+}
