@@ -77,6 +77,9 @@ func Start(ctx context.Context, opts ...Option) (*Tuner, error) {
 	for _, o := range opts {
 		o(&c)
 	}
+	if c.procs.min > 0 && c.procs.max > 0 && c.procs.min > c.procs.max {
+		c.fail("WithMinProcs(%d) with WithMaxProcs(%d): want a minimum at most the maximum", c.procs.min, c.procs.max)
+	}
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}

@@ -699,3 +699,18 @@ func TestStatusAfterStop(t *testing.T) {
 		t.Errorf("GOMEMLIMIT after Stop: %+v, want owner off and the restored value %d", st.MemoryLimit, before)
 	}
 }
+
+// WithMinProcs above WithMaxProcs is an invalid combination of options:
+// Start says so, instead of a warning about SNUG_GOMAXPROCS_MIN and
+// SNUG_GOMAXPROCS_MAX, which are not set, that claims both are ignored
+// while the maximum applies.
+func TestMinAboveMaxOptions(t *testing.T) {
+	tu, err := Start(context.Background(), WithMinProcs(4), WithMaxProcs(2), Quiet(), withEnv(nil))
+	if err == nil || tu != nil {
+		tu.Stop()
+		t.Fatal("WithMinProcs(4) with WithMaxProcs(2) accepted")
+	}
+	if !strings.Contains(err.Error(), "WithMinProcs(4)") || !strings.Contains(err.Error(), "WithMaxProcs(2)") {
+		t.Errorf("error %q does not name the options", err)
+	}
+}
