@@ -54,6 +54,23 @@ func mustLimits(t *testing.T, g *Group) Limits {
 	return l
 }
 
+// hasFlags lists the Has* flags set in s, in declaration order.
+func hasFlags(s Stats) string {
+	var set []string
+	for _, f := range []struct {
+		name string
+		on   bool
+	}{{"memory.current", s.HasMemoryCurrent}, {"memory.stat", s.HasMemoryStat}, {"events", s.HasMemoryEvents},
+		{"cpu", s.HasCPUUsage}, {"cfs", s.HasCFS}} {
+		if f.on {
+			set = append(set, f.name)
+		}
+	}
+	return strings.Join(set, " ")
+}
+
+const all = "memory.current memory.stat events cpu cfs"
+
 const k8sPod = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"
 const k8sLeaf = k8sPod + "/cri-containerd-0123abcd.scope"
 
@@ -138,6 +155,9 @@ func TestFixtureV2Kubernetes(t *testing.T) {
 	}
 	if s.IOPressure.Valid {
 		t.Errorf("io pressure valid without an io.pressure file")
+	}
+	if got := hasFlags(s); got != all {
+		t.Errorf("Has* flags set: %q, want %q", got, all)
 	}
 }
 
@@ -248,6 +268,9 @@ func TestFixtureV1HiddenAncestor(t *testing.T) {
 		s.ThrottledPeriods != 2 || s.ThrottledTime.Milliseconds() != 5 {
 		t.Errorf("cpu: %+v", s)
 	}
+	if got := hasFlags(s); got != all {
+		t.Errorf("Has* flags set: %q, want %q", got, all)
+	}
 }
 
 // Hybrid: controllers on v1, a unified mount for PSI. A cpu.max on the
@@ -289,6 +312,11 @@ func TestFixtureHybridEscapesColons(t *testing.T) {
 	}
 	if !s.CPUPressure.Valid || s.CPUPressure.Some.Total.Microseconds() != 42 {
 		t.Errorf("PSI from the unified mount: %+v", s.CPUPressure)
+	}
+	// None of the counter files is there: every field is zero, and no
+	// flag claims it was read.
+	if got := hasFlags(s); got != "" {
+		t.Errorf("Has* flags set without their files: %q", got)
 	}
 }
 

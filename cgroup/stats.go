@@ -7,6 +7,21 @@ import "time"
 // rate. A field the kernel does not provide is left zero; the Has* fields
 // tell missing data from a true zero where that matters.
 type Stats struct {
+	// Which groups of fields below were read at this call. A group is
+	// missing when its file is not in the cgroup or could not be read (the
+	// error returned with the Stats names the latter). Files are missing
+	// for real: on cgroup v2 a controller's files exist only in cgroups
+	// whose parent enabled it (a systemd unit without memory accounting
+	// has no memory.current), the root cgroup has no memory.current or
+	// memory.events, and cpu.stat has the CFS counters only in cgroups
+	// with the cpu controller (and the root). PSI has its own
+	// Pressure.Valid.
+	HasMemoryCurrent bool // MemoryCurrent
+	HasMemoryStat    bool // Anon, File, InactiveFile, Shmem (Kernel on v2); WorkingSet with HasMemoryCurrent
+	HasMemoryEvents  bool // MemoryEvents (on v1 both of its files)
+	HasCPUUsage      bool // CPUUsage, and CPUUser and CPUSystem where the kernel reports them
+	HasCFS           bool // Periods, ThrottledPeriods, ThrottledTime
+
 	// MemoryCurrent is the memory charged to the cgroup (memory.current,
 	// or memory.usage_in_bytes on v1), page cache included.
 	MemoryCurrent int64
@@ -55,7 +70,7 @@ type MemoryEvents struct {
 // stalled on the resource, "full" the share in which all non-idle tasks did.
 type Pressure struct {
 	// Valid is false when the file was not there (no PSI, or no unified
-	// mount).
+	// mount) or could not be read or parsed.
 	Valid      bool
 	Some, Full PressureLine
 }

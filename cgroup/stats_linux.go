@@ -70,20 +70,23 @@ func (g *Group) stats() (Stats, error) {
 		}
 		return data
 	}
-	number := func(c *cfile) int64 {
+	// number reads a file of one number, and whether it was there and
+	// read: the Has* flags.
+	number := func(c *cfile) (int64, bool) {
 		data := read(c)
 		if data == nil {
-			return 0
+			return 0, false
 		}
 		v, ok := parseInt(trim(data))
 		if !ok {
 			errs = append(errs, syntaxError(c.name, "want a number"))
 		}
-		return v
+		return v, ok
 	}
 
-	s.MemoryCurrent = number(p.memCurrent)
+	s.MemoryCurrent, s.HasMemoryCurrent = number(p.memCurrent)
 	if data := read(p.memStat); data != nil {
+		s.HasMemoryStat = true
 		prefix := "total_" // v1: hierarchical, like memory.current on v2
 		if p.v2Memory {
 			prefix = ""
@@ -124,11 +127,12 @@ func (g *Group) stats() (Stats, error) {
 		}
 	}
 	if p.memKmem != nil {
-		s.Kernel = number(p.memKmem)
+		s.Kernel, _ = number(p.memKmem)
 	}
 	s.WorkingSet = max(s.MemoryCurrent-s.InactiveFile, 0)
 
 	if data := read(p.memEvents); data != nil {
+		s.HasMemoryEvents = true
 		forEachKV(data, func(k []byte, v int64) {
 			switch string(k) {
 			case "low":
@@ -145,12 +149,16 @@ func (g *Group) stats() (Stats, error) {
 		})
 	}
 	if p.memFailcnt != nil {
-		s.MemoryEvents.Max = uint64(number(p.memFailcnt))
-	}
-	if data := read(p.memOOMControl); data != nil {
-		if v, ok := kvLine(data, "oom_kill"); ok {
-			n, _ := parseUint(v)
-			s.MemoryEvents.OOMKill = n
+		// v1: the two counters come from two files; report them only
+		// together, as memory.events is on v2.
+		failcnt, ok := number(p.memFailcnt)
+		s.MemoryEvents.Max = uint64(failcnt)
+		if data := read(p.memOOMControl); data != nil {
+			if v, found := kvLine(data, "oom_kill"); found {
+				n, _ := parseUint(v)
+				s.MemoryEvents.OOMKill = n
+			}
+			s.HasMemoryEvents = ok
 		}
 	}
 
@@ -159,13 +167,13 @@ func (g *Group) stats() (Stats, error) {
 			u := uint64(max(v, 0))
 			switch string(k) {
 			case "usage_usec":
-				s.CPUUsage = usec(u)
+				s.CPUUsage, s.HasCPUUsage = usec(u), true
 			case "user_usec":
 				s.CPUUser = usec(u)
 			case "system_usec":
 				s.CPUSystem = usec(u)
 			case "nr_periods":
-				s.Periods = u
+				s.Periods, s.HasCFS = u, true
 			case "nr_throttled":
 				s.ThrottledPeriods = u
 			case "throttled_usec":
@@ -176,7 +184,8 @@ func (g *Group) stats() (Stats, error) {
 		})
 	}
 	if p.cpuacctUsage != nil {
-		s.CPUUsage = time.Duration(number(p.cpuacctUsage))
+		ns, ok := number(p.cpuacctUsage)
+		s.CPUUsage, s.HasCPUUsage = time.Duration(ns), ok
 	}
 	if data := read(p.cpuacctStat); data != nil {
 		forEachKV(data, func(k []byte, v int64) {

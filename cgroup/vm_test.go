@@ -197,6 +197,70 @@ func TestGuestParentTighter(t *testing.T) {
 	}
 }
 
+// Files missing for real: a cgroup whose parent enabled no controller has
+// only the core files (cpu.stat with usage but no CFS counters, no memory
+// files), and the root cgroup has no memory.current (its cpu.stat has the
+// CFS counters, always 0). Stats must not claim
+// to have read what is not there; the parent's memory.max still applies.
+func TestGuestStatsMissingFiles(t *testing.T) {
+	guestOnly(t)
+	flags := func(s cgroup.Stats) string {
+		return fmt.Sprintf("memory.current=%v memory.stat=%v events=%v cpu=%v cfs=%v",
+			s.HasMemoryCurrent, s.HasMemoryStat, s.HasMemoryEvents, s.HasCPUUsage, s.HasCFS)
+	}
+	// What the kernel provides in a directory, from the files themselves.
+	expect := func(dir string) string {
+		has := func(name string) bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+		cpuStat, _ := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+		return fmt.Sprintf("memory.current=%v memory.stat=%v events=%v cpu=%v cfs=%v",
+			has("memory.current"), has("memory.stat"), has("memory.events"),
+			strings.Contains(string(cpuStat), "usage_usec"), strings.Contains(string(cpuStat), "nr_periods"))
+	}
+	stats := func() cgroup.Stats {
+		g, err := cgroup.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		s, err := g.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	// The test process is in the root cgroup between tests.
+	s := stats()
+	if got, want := flags(s), expect(v2root); got != want {
+		t.Errorf("root cgroup: flags %s, files %s", got, want)
+	}
+	if s.HasMemoryCurrent {
+		t.Errorf("root cgroup: %s, but it has no memory.current", flags(s))
+	}
+
+	mkcg(t, "snug-bare", "memory.max=268435456") // its subtree_control stays empty
+	leaf := mkcg(t, "snug-bare/c")
+	enter(t, leaf)
+	s = stats()
+	if got, want := flags(s), expect(leaf); got != want {
+		t.Errorf("leaf without controllers: flags %s, files %s", got, want)
+	}
+	if got, want := flags(s), "memory.current=false memory.stat=false events=false cpu=true cfs=false"; got != want {
+		t.Errorf("leaf without controllers: flags %s, want %s", got, want)
+	}
+	if s.MemoryCurrent != 0 || s.Periods != 0 {
+		t.Errorf("values without their files: %+v", s)
+	}
+	g, err := cgroup.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if l, err := g.Limits(); err != nil || l.MemoryMax != 256<<20 || !l.MemoryMaxSource.Ancestor {
+		t.Errorf("Limits = %+v, %v: want the parent's memory.max", l, err)
+	}
+}
+
 // A container with a private cgroup namespace: a child process is cloned into
 // a new cgroup and mount namespace, mounts cgroup2 afresh (as container
 // runtimes do) after an nsfs bind mount, so that an nsfs line precedes the

@@ -15,11 +15,10 @@ type containerObserver struct {
 	mu sync.Mutex
 	g  *cgroup.Group
 
-	// Which controllers the process's cgroup has, from Open: a metric
-	// whose controller is missing is left out rather than read as 0.
-	hasCPU, hasCPUAcct, hasMemory bool
-	// v1CPUAcct: CPU time comes from cpuacct.usage, not cpu.stat.
-	v1CPUAcct bool
+	// Which controllers the process's cgroup has, from Open: a limit
+	// whose controller is missing is left out rather than read as none.
+	// (Usage metrics go by the Stats' Has* flags.)
+	hasCPU, hasMemory bool
 	// v2Memory: memory on the unified hierarchy, whose memory.events has
 	// all five counters (v1 has only the equivalents of max and oom_kill).
 	v2Memory bool
@@ -37,12 +36,10 @@ type containerObserver struct {
 func registerContainer(m metric.Meter, g *cgroup.Group) (metric.Registration, error) {
 	paths := g.Paths()
 	c := &containerObserver{
-		g:          g,
-		hasCPU:     paths["cpu"] != "",
-		hasCPUAcct: paths["cpuacct"] != "",
-		hasMemory:  paths["memory"] != "",
-		v1CPUAcct:  paths["cpuacct"] != "" && paths["cpuacct"] != paths["unified"],
-		v2Memory:   paths["memory"] != "" && paths["memory"] == paths["unified"],
+		g:         g,
+		hasCPU:    paths["cpu"] != "",
+		hasMemory: paths["memory"] != "",
+		v2Memory:  paths["memory"] != "" && paths["memory"] == paths["unified"],
 	}
 	for i, e := range [...]string{"low", "high", "max", "oom", "oom_kill"} {
 		c.eventOpts[i] = attrOpt(attribute.String("snug.memory.event", e))
@@ -122,25 +119,20 @@ func (c *containerObserver) observe(_ context.Context, o metric.Observer) error 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	lim, limErr := c.g.Limits()
-	st, statErr := c.g.Stats()
+	st, _ := c.g.Stats() // a file not read has its Has* flag false
 
 	// Limits and Stats return what they could read along with an error that
-	// names each file they could not. A field whose file failed reads as 0,
-	// which for a counter would look like a reset and for a limit like
-	// "unlimited": leave out exactly the metrics those files feed, and
-	// report the rest.
+	// names each file they could not. A field whose file failed, or that
+	// the cgroup does not have (on v2 the files of a controller the parent
+	// did not enable), reads as 0, which for a counter would look like a
+	// reset and for a limit like "unlimited": leave out exactly the
+	// metrics those files feed, and report the rest.
 	cpuLimOK := c.hasCPU && !cgroup.FailedFile(limErr, "cpu.max", "cpu.cfs_quota_us", "cpu.cfs_period_us")
 	cpusOK := !cgroup.FailedFile(limErr, "cpuset.cpus.effective", "cpuset.effective_cpus", "cpuset.cpus", "sched_getaffinity")
 	memLimOK := c.hasMemory && !cgroup.FailedFile(limErr, "memory.max", "memory.limit_in_bytes", "memory.stat")
 	highOK := c.hasMemory && !cgroup.FailedFile(limErr, "memory.high")
-	cpuOK := c.hasCPUAcct && !cgroup.FailedFile(statErr, "cpu.stat")
-	if c.v1CPUAcct {
-		cpuOK = !cgroup.FailedFile(statErr, "cpuacct.usage")
-	}
-	cfsOK := c.hasCPU && !cgroup.FailedFile(statErr, "cpu.stat")
-	usageOK := c.hasMemory && !cgroup.FailedFile(statErr, "memory.current", "memory.usage_in_bytes")
-	memStatOK := usageOK && !cgroup.FailedFile(statErr, "memory.stat") // working set needs both
-	eventsOK := c.hasMemory && !cgroup.FailedFile(statErr, "memory.events", "memory.failcnt", "memory.oom_control")
+	cpuOK, cfsOK, usageOK, eventsOK := st.HasCPUUsage, st.HasCFS, st.HasMemoryCurrent, st.HasMemoryEvents
+	memStatOK := usageOK && st.HasMemoryStat // working set needs both
 
 	if cpuOK {
 		o.ObserveFloat64(c.cpuTime, st.CPUUsage.Seconds())

@@ -180,6 +180,45 @@ func TestContainerFixtureUnreadable(t *testing.T) {
 	s.must(t, "snug.container.pressure.stalled{snug.pressure.resource=cpu,snug.pressure.scope=some}")
 }
 
+// TestContainerFixtureV2NoControllers: on cgroup v2 a controller's files
+// exist only where the parent enabled it, and package cgroup reads an
+// absent file as zero without an error. A service under systemd without
+// memory accounting, or in the root cgroup, has no memory.current: it must
+// get no container.memory.usage rather than a usage of 0 bytes, and no
+// memory events or CFS periods that were never counted.
+func TestContainerFixtureV2NoControllers(t *testing.T) {
+	fs := "sys/fs/cgroup"
+	const leaf = "/system.slice/app.service"
+	files := map[string]string{
+		"proc/self/cgroup":                      "0::" + leaf + "\n",
+		"proc/self/mountinfo":                   "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		fs + "/cgroup.controllers":              "cpuset cpu io memory pids\n",
+		fs + leaf + "/cgroup.controllers":       "pids\n",
+		fs + leaf + "/cpu.stat":                 "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n",
+		fs + leaf + "/cpu.pressure":             "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+		fs + "/system.slice/memory.max":         "1073741824\n",
+		fs + "/system.slice/cpu.max":            "max 100000\n",
+		fs + "/system.slice/cgroup.controllers": "cpu memory pids\n",
+	}
+	s := collect(t, setup(t, telemetry.WithCgroup(fixtureGroup(t, files))))
+	for k, p := range s {
+		for _, absent := range []string{"container.memory.usage", "container.memory.working_set", "container.memory.rss",
+			"container.memory.available", "snug.container.memory.events", "snug.container.cpu.cfs."} {
+			if strings.HasPrefix(k, absent) {
+				t.Errorf("%s = %v, but the cgroup has no file to read it from", k, p.value)
+			}
+		}
+	}
+	// What the cgroup does have is reported: CPU time is in every v2
+	// cgroup's cpu.stat, and the parent's memory limit applies.
+	if v := s.must(t, "container.cpu.time").value; v != 2.5 {
+		t.Errorf("container.cpu.time = %v, want 2.5", v)
+	}
+	if v := s.must(t, "snug.container.memory.limit").value; v != 1073741824 {
+		t.Errorf("snug.container.memory.limit = %v, want the parent's 1073741824", v)
+	}
+}
+
 // TestContainerHost compares the metrics with package cgroup's own reading
 // of the test process's cgroup on this machine.
 func TestContainerHost(t *testing.T) {

@@ -80,8 +80,11 @@
 //
 // A metric whose file cannot be read at a collection is left out of that
 // collection, not reported as zero: a zero would read as a counter reset,
-// an empty cgroup or no limit. The others are reported as usual. Without a
-// cgroup (bare metal, macOS) there are no container metrics at all.
+// an empty cgroup or no limit. So is one whose file the cgroup does not
+// have: on cgroup v2, the files of a controller its parent did not enable
+// (no memory.current without memory accounting), and the root cgroup's.
+// The others are reported as usual. Without a cgroup (bare metal, macOS)
+// there are no container metrics at all.
 //
 // # Tuner, events, health
 //
