@@ -209,6 +209,42 @@ func TestFixtureV2MountRootNotSlash(t *testing.T) {
 	}
 }
 
+// A process outside its cgroup namespace's root (moved after unshare, or
+// entered into a container's namespaces with nsenter while its cgroup stayed
+// on the host) sees its cgroup as "/../…". A mount whose root is the
+// namespace root cannot reach that cgroup: its path must not be joined onto
+// the mount point, where ".." leads out of the hierarchy and the walk up
+// ends at the namespace root, whose limits do not apply to the process.
+func TestFixtureOutsideNamespaceRoot(t *testing.T) {
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":                 "0::/../../user.slice/session-1.scope\n",
+		"proc/self/mountinfo":              "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/cgroup.controllers": "cpu memory\n",
+		"sys/fs/cgroup/cpu.max":            "25000 100000\n",
+		"sys/fs/cgroup/memory.max":         "268435456\n",
+		// Where the unchecked path leads: above the mount point.
+		"sys/user.slice/session-1.scope/memory.max": "1048576\n",
+	})
+	g, err := Open(WithRoot(root))
+	if !errors.Is(err, ErrNoCgroup) {
+		l, lerr := g.Limits()
+		t.Fatalf("Open err = %v, want ErrNoCgroup; paths %v, limits %+v (%v)", err, g.Paths(), l, lerr)
+	}
+
+	// A mount whose root is above the namespace's ("/..", the host's mount
+	// seen from inside the namespace) reaches it.
+	root = tree(t, map[string]string{
+		"proc/self/cgroup":                         "0::/../sibling\n",
+		"proc/self/mountinfo":                      "30 25 0:26 /.. /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/sibling/cgroup.controllers": "cpu\n",
+		"sys/fs/cgroup/sibling/cpu.max":            "50000 100000\n",
+	})
+	l := mustLimits(t, mustOpen(t, root))
+	if l.CPU != 0.5 || l.CPUSource.Cgroup != "/../sibling" {
+		t.Errorf("CPU = %v from %+v, want 0.5 from /../sibling", l.CPU, l.CPUSource)
+	}
+}
+
 // Pure v1 with cpu and cpuacct co-mounted (a comma in the mount point) and a
 // memory limit on an ancestor the mount does not show: only
 // hierarchical_memory_limit in memory.stat reveals it.

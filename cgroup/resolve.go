@@ -35,6 +35,13 @@ func pickMount(mounts []mount, path string, controllers []string) *mount {
 		if m.covered || m.v2 != (controllers == nil) || !under(path, m.root) {
 			continue
 		}
+		// Outside its cgroup namespace's root the process's path starts
+		// with "/..": a mount whose root does not hold those ".." cannot
+		// reach the cgroup, and joining them onto its mount point would
+		// lead out of the hierarchy (as the Go runtime, skip such a mount).
+		if rel := relPath(path, m.root); rel == "/.." || strings.HasPrefix(rel, "/../") {
+			continue
+		}
 		if !m.v2 && !hasAll(m.options, controllers) {
 			continue
 		}
@@ -76,12 +83,8 @@ func under(p, root string) bool {
 func newHierarchy(fsRoot string, m *mount, path string) *hierarchy {
 	h := &hierarchy{v2: m.v2}
 	for p := path; ; {
-		rel := strings.TrimPrefix(p, m.root)
-		if m.root == "/" {
-			rel = p
-		}
 		h.levels = append(h.levels, level{
-			dir:    filepath.Join(fsRoot, m.mountPoint, rel),
+			dir:    filepath.Join(fsRoot, m.mountPoint, relPath(p, m.root)),
 			cgroup: p,
 		})
 		if p == m.root || p == "/" {
@@ -93,6 +96,15 @@ func newHierarchy(fsRoot string, m *mount, path string) *hierarchy {
 		}
 	}
 	return h
+}
+
+// relPath is cgroup path p, which is under root, as a path below the mount
+// point of a mount showing root.
+func relPath(p, root string) string {
+	if root == "/" {
+		return p
+	}
+	return strings.TrimPrefix(p, root)
 }
 
 func parentPath(p string) string {
