@@ -186,6 +186,24 @@ func TestFixtureV2Namespace(t *testing.T) {
 	}
 }
 
+// memory.swap.max holds "max" for no limit, but a number written above
+// what parseLimit takes for a limit (2^62 bytes and more, such as "4E") reads
+// back as that number. Like memory.max, it is no limit, not a limit of zero:
+// NoSwap would tell the caller that no swap is allowed.
+func TestFixtureHugeSwapMax(t *testing.T) {
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":                   "0::/a\n",
+		"proc/self/mountinfo":                "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/a/cgroup.controllers": "memory\n",
+		"sys/fs/cgroup/a/memory.max":         "1073741824\n",
+		"sys/fs/cgroup/a/memory.swap.max":    "4611686018427387904\n",
+	})
+	l := mustLimits(t, mustOpen(t, root))
+	if l.NoSwap || l.SwapMax != 0 || !l.SwapMaxSource.IsZero() {
+		t.Errorf("swap = %d noSwap %v from %v, want no swap limit", l.SwapMax, l.NoSwap, l.SwapMaxSource)
+	}
+}
+
 // A mount whose root is not "/" (a container with the host's cgroup
 // namespace and a bind mount of its own subtree, automaxprocs issue 85):
 // cgroup paths are translated relative to the mount root, and ancestors above

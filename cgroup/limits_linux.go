@@ -209,8 +209,9 @@ func (g *Group) limits() (Limits, error) {
 				errs = append(errs, syntaxError(f.path.name, "want a number or \"max\", have %q", data))
 				continue
 			}
-			noLimit := string(data) == "max"
-			if noLimit {
+			// parseLimit's 0 is no limit ("max", or a number too large
+			// to be one); only a written 0 allows no swap.
+			if v == 0 && string(data) != "0" {
 				continue
 			}
 			if v == 0 || l.SwapMaxSource.IsZero() || v < l.SwapMax {
