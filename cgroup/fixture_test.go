@@ -420,6 +420,35 @@ func TestFixtureCoveredMounts(t *testing.T) {
 	}
 }
 
+// The v1 CFS quota is read with its period. A period file that cannot be
+// read is reported with its cause, as any other file, and a quota that does
+// not parse names the quota file (what FailedFile asks about).
+func TestFixtureV1CFSErrors(t *testing.T) {
+	files := map[string]string{
+		"proc/self/cgroup":                        "3:cpu:/svc\n",
+		"proc/self/mountinfo":                     "32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n",
+		"sys/fs/cgroup/cpu/svc/cpu.cfs_quota_us":  "50000\n",
+		"sys/fs/cgroup/cpu/svc/cpu.cfs_period_us": "100000\n",
+	}
+	root := tree(t, files)
+	g := mustOpen(t, root)
+	if l := mustLimits(t, g); l.CPU != 0.5 {
+		t.Fatalf("CPU = %v", l.CPU)
+	}
+	os.Remove(filepath.Join(root, "sys/fs/cgroup/cpu/svc/cpu.cfs_period_us"))
+	g.Close()
+	_, err := g.Limits()
+	if !errors.Is(err, fs.ErrNotExist) || !FailedFile(err, "cpu.cfs_period_us") {
+		t.Errorf("period removed: err = %v, want ErrNotExist naming cpu.cfs_period_us", err)
+	}
+
+	files["sys/fs/cgroup/cpu/svc/cpu.cfs_quota_us"] = "fifty\n"
+	_, err = mustOpen(t, tree(t, files)).Limits()
+	if !FailedFile(err, "cpu.cfs_quota_us") || !strings.Contains(fmt.Sprint(err), "fifty") {
+		t.Errorf("garbage quota: err = %v, want a syntax error naming cpu.cfs_quota_us and its content", err)
+	}
+}
+
 // The root of a v1 hierarchy (the level with release_agent) has limit files
 // that always read "no limit": the kernel refuses a limit there. Limits
 // skips them. The root's files below hold limits a kernel never shows, so

@@ -162,9 +162,9 @@ func (g *Group) limits() (Limits, error) {
 		case kCPUMax, kCFSQuota:
 			quota, period, ok := parseCPUMax(data)
 			if f.kind == kCFSQuota {
-				quota, period, ok = g.readCFS(f, data)
-				if !ok {
-					errs = append(errs, syntaxError(f.path.name+" and "+f.path2.name, "want a quota and a period"))
+				var err error
+				if quota, period, err = g.readCFS(f, data); err != nil {
+					errs = append(errs, err)
 					continue
 				}
 			} else if !ok {
@@ -258,28 +258,29 @@ func (g *Group) limits() (Limits, error) {
 }
 
 // readCFS reads the v1 period beside an already read quota and caches the
-// pair as "QUOTA PERIOD" for the Source. A quota of -1 means no limit.
-func (g *Group) readCFS(f *limitFile, quotaData []byte) (quota, period int64, ok bool) {
+// pair as "QUOTA PERIOD" for the Source. A quota of -1 means no limit. The
+// error names the file at fault, with its cause, like any other file's.
+func (g *Group) readCFS(f *limitFile, quotaData []byte) (quota, period int64, err error) {
 	q, ok := parseInt(quotaData)
 	if !ok || q < -1 {
-		return 0, 0, false
+		return 0, 0, syntaxError(f.path.name, "want a quota in microseconds or -1, have %q", quotaData)
 	}
 	if q == -1 {
-		return 0, 100000, true
+		return 0, 100000, nil
 	}
 	pd, err := f.path2.read(g.small[:64])
 	if err != nil {
-		return 0, 0, false
+		return 0, 0, err
 	}
 	pd = bytes.TrimSpace(pd)
 	p, ok := parseUint(pd)
 	if !ok || p == 0 {
-		return 0, 0, false
+		return 0, 0, syntaxError(f.path2.name, "want a period in microseconds, have %q", pd)
 	}
 	// Cache "QUOTA PERIOD" as the Source's value.
 	pair := append(append(append(g.small[64:64], quotaData...), ' '), pd...)
 	f.value(pair)
-	return q, int64(p), true
+	return q, int64(p), nil
 }
 
 // affinityCount counts the CPUs in the calling thread's affinity mask, the
