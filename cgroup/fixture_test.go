@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -446,6 +447,48 @@ func TestFixtureV1CFSErrors(t *testing.T) {
 	_, err = mustOpen(t, tree(t, files)).Limits()
 	if !FailedFile(err, "cpu.cfs_quota_us") || !strings.Contains(fmt.Sprint(err), "fifty") {
 		t.Errorf("garbage quota: err = %v, want a syntax error naming cpu.cfs_quota_us and its content", err)
+	}
+}
+
+// Before Linux 6.1 a kernel with PSI disabled at boot (psi=0, or
+// CONFIG_PSI_DEFAULT_DISABLED as on RHEL 9) keeps the cgroup pressure files,
+// and reading them fails with EOPNOTSUPP. That is no PSI, as when the files
+// are absent (Valid false), not a read failure that makes every Stats call
+// return an error. A sysfs attribute that fails the same way stands in for
+// the pressure file.
+func TestFixturePSIDisabled(t *testing.T) {
+	unsupported := ""
+	for _, pattern := range []string{"/sys/class/net/*/phys_port_name", "/sys/class/net/*/phys_port_id", "/sys/class/net/*/phys_switch_id"} {
+		names, _ := filepath.Glob(pattern)
+		for _, n := range names {
+			if _, err := os.ReadFile(n); errors.Is(err, syscall.EOPNOTSUPP) {
+				unsupported = n
+				break
+			}
+		}
+	}
+	if unsupported == "" {
+		t.Skip("no sysfs file here fails with EOPNOTSUPP")
+	}
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":                   "0::/a\n",
+		"proc/self/mountinfo":                "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		"sys/fs/cgroup/a/cgroup.controllers": "memory\n",
+		"sys/fs/cgroup/a/memory.current":     "10\n",
+		"sys/fs/cgroup/a/memory.pressure":    "some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n",
+	})
+	if err := os.Symlink(unsupported, filepath.Join(root, "sys/fs/cgroup/a/cpu.pressure")); err != nil {
+		t.Fatal(err)
+	}
+	g := mustOpen(t, root)
+	for range 2 {
+		s, err := g.Stats()
+		if err != nil {
+			t.Fatalf("Stats: %v", err)
+		}
+		if s.CPUPressure.Valid || !s.MemoryPressure.Valid || s.MemoryCurrent != 10 {
+			t.Errorf("cpu pressure %+v, memory pressure %+v, memory %d", s.CPUPressure, s.MemoryPressure, s.MemoryCurrent)
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package cgroup
 
 import (
+	"errors"
+	"syscall"
 	"time"
 )
 
@@ -199,15 +201,30 @@ func (g *Group) stats() (Stats, error) {
 	}
 
 	for _, f := range []struct {
-		c   *cfile
+		c   **cfile
 		dst *Pressure
-	}{{p.cpuPSI, &s.CPUPressure}, {p.memoryPSI, &s.MemoryPressure}, {p.ioPSI, &s.IOPressure}} {
-		if data := read(f.c); data != nil {
-			if pr, ok := parsePressure(data); ok {
-				*f.dst = pr
-			} else {
-				errs = append(errs, syntaxError(f.c.name, "want PSI lines"))
-			}
+	}{{&p.cpuPSI, &s.CPUPressure}, {&p.memoryPSI, &s.MemoryPressure}, {&p.ioPSI, &s.IOPressure}} {
+		c := *f.c
+		if c == nil {
+			continue
+		}
+		data, err := c.read(g.buf)
+		if errors.Is(err, syscall.EOPNOTSUPP) {
+			// Before Linux 6.1 a kernel with PSI disabled at boot (psi=0,
+			// CONFIG_PSI_DEFAULT_DISABLED) keeps the cgroup pressure
+			// files and fails their reads with EOPNOTSUPP: no PSI, as
+			// when they are absent, and for good, so stop reading it.
+			*f.c = nil
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if pr, ok := parsePressure(data); ok {
+			*f.dst = pr
+		} else {
+			errs = append(errs, syntaxError(c.name, "want PSI lines"))
 		}
 	}
 	return s, joinErrors(errs)
