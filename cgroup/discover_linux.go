@@ -17,12 +17,17 @@ type Group struct {
 	// unified hierarchy; on v1 each has its own; nil where not found.
 	cpu, cpuacct, cpuset, memory, pids, unified *hierarchy
 
-	mu         sync.Mutex // guards buf, files, the plans' cached values, affinity
-	files      *fileSet
-	buf        []byte
-	small      [192]byte // v1 CFS period and the joined quota/period value
-	limitPlan  []limitFile
-	statsPlan  statsPlan
+	mu        sync.Mutex // guards buf, files, the plans' cached values, affinity
+	files     *fileSet
+	buf       []byte
+	small     [192]byte // v1 CFS period and the joined quota/period value
+	limitPlan []limitFile
+	statsPlan statsPlan
+	// cfsAt is the ancestor whose CPU quota the last Limits found the
+	// tightest, nil for the process's own cgroup or no quota: the kernel
+	// counts throttling in the cpu.stat of the cgroup whose quota ran out,
+	// so Stats reads the CFS counters there.
+	cfsAt      *limitFile
 	affinity   [16]uint64 // room for 1024 CPUs
 	affinityN  int
 	affinityS  string

@@ -104,6 +104,7 @@ func TestFixtureV2Kubernetes(t *testing.T) {
 		fs + k8sLeaf + "/memory.stat":                           "anon 80000000\nfile 40000000\nkernel 3000000\nshmem 1000\ninactive_file 30000000\nactive_file 10000000\n",
 		fs + k8sLeaf + "/memory.events":                         "low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\n",
 		fs + k8sLeaf + "/cpu.stat":                              "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 50\nnr_throttled 7\nthrottled_usec 123456\nnr_bursts 0\nburst_usec 0\n",
+		fs + k8sPod + "/cpu.stat":                               "usage_usec 9000000\nuser_usec 7000000\nsystem_usec 2000000\nnr_periods 80\nnr_throttled 30\nthrottled_usec 654321\n",
 		fs + k8sLeaf + "/cpu.pressure":                          "some avg10=1.50 avg60=0.75 avg300=0.10 total=987654\nfull avg10=0.25 avg60=0.00 avg300=0.00 total=1234\n",
 		fs + k8sLeaf + "/memory.pressure":                       "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
 	})
@@ -148,7 +149,10 @@ func TestFixtureV2Kubernetes(t *testing.T) {
 	if (s.MemoryEvents != MemoryEvents{High: 12, Max: 3, OOM: 1, OOMKill: 1}) {
 		t.Errorf("events: %+v", s.MemoryEvents)
 	}
-	if s.CPUUsage.Microseconds() != 2500000 || s.Periods != 50 || s.ThrottledPeriods != 7 || s.ThrottledTime.Microseconds() != 123456 {
+	// CPU time is the container's own; throttling is counted where the
+	// tightest quota is, the pod's (the container's own counters would
+	// stay 0 on a real kernel).
+	if s.CPUUsage.Microseconds() != 2500000 || s.Periods != 80 || s.ThrottledPeriods != 30 || s.ThrottledTime.Microseconds() != 654321 || s.CFSCgroup != k8sPod {
 		t.Errorf("cpu stats: %+v", s)
 	}
 	if !s.CPUPressure.Valid || s.CPUPressure.Some.Avg10 != 1.5 || s.CPUPressure.Full.Total.Microseconds() != 1234 {

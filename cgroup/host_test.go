@@ -183,9 +183,15 @@ func TestHostAncestorTighter(t *testing.T) {
 	}
 	parent.SetMemory(128 << 20)
 	child.SetMemory(512 << 20)
-	r := runReport(t, child)
+	r := runReport(t, child, "SNUG_REPORT_BURN=1")
 	if r.LimitErr != "" {
 		t.Fatal(r.LimitErr)
+	}
+	// The kernel counts the throttling in the parent, whose quota ran out;
+	// the child's own counters stay 0. Stats reads them where the quota is.
+	if s := r.Stats; s.CFSCgroup != parent.Cgroup["cpu"] || s.Periods == 0 || s.ThrottledPeriods == 0 {
+		t.Errorf("CFS counters %d periods, %d throttled, from %q: want the parent's (%s), throttled under 0.25 CPU",
+			s.Periods, s.ThrottledPeriods, s.CFSCgroup, parent.Cgroup["cpu"])
 	}
 	l := r.Limits
 	if l.CPU != 0.25 || !l.CPUSource.Ancestor || l.CPUSource.Cgroup != parent.Cgroup["cpu"] {

@@ -30,6 +30,7 @@ type limitFile struct {
 	kind     limitKind
 	path     *cfile
 	path2    *cfile // second file of a pair (v1 CFS period)
+	cfsStat  *cfile // an ancestor's cpu.stat beside its CPU quota (see Group.cfsAt)
 	file     string
 	cgroup   string
 	ancestor bool
@@ -89,6 +90,9 @@ func (g *Group) planLimits() []limitFile {
 				if f.path2 = g.plan(h, i, name2); f.path2 == nil {
 					continue
 				}
+			}
+			if i > 0 && (kind == kCPUMax || kind == kCFSQuota) {
+				f.cfsStat = g.plan(h, i, "cpu.stat")
 			}
 			plan = append(plan, f)
 		}
@@ -150,11 +154,14 @@ func (g *Group) limits() (Limits, error) {
 	l := Limits{Mode: g.mode}
 	var errs []error
 	memsw, memswSrc := int64(0), Source{}
+	var cpuAt *limitFile // the tightest quota's file
+	cpuFailed := false
 	for i := range g.limitPlan {
 		f := &g.limitPlan[i]
 		data, err := f.path.read(g.buf)
 		if err != nil {
 			errs = append(errs, err)
+			cpuFailed = cpuFailed || f.kind == kCPUMax || f.kind == kCFSQuota
 			continue
 		}
 		data = bytes.TrimSpace(data)
@@ -165,15 +172,18 @@ func (g *Group) limits() (Limits, error) {
 				var err error
 				if quota, period, err = g.readCFS(f, data); err != nil {
 					errs = append(errs, err)
+					cpuFailed = true
 					continue
 				}
 			} else if !ok {
 				errs = append(errs, syntaxError(f.path.name, "want \"max|QUOTA PERIOD\", have %q", data))
+				cpuFailed = true
 				continue
 			}
 			if quota > 0 {
 				cpus := float64(quota) / float64(period)
 				if l.CPU == 0 || cpus < l.CPU {
+					cpuAt = f
 					l.CPU = cpus
 					if f.kind == kCFSQuota {
 						l.CPUSource = f.source(f.lastStr)
@@ -245,6 +255,14 @@ func (g *Group) limits() (Limits, error) {
 	// difference, and none when the two limits are equal.
 	if memsw > 0 && l.MemoryMax > 0 && memsw >= l.MemoryMax {
 		l.SwapMax, l.NoSwap, l.SwapMaxSource = memsw-l.MemoryMax, memsw == l.MemoryMax, memswSrc
+	}
+	if !cpuFailed {
+		// Stats counts throttling where the tightest quota is; a quota
+		// not read keeps the level of the last reading.
+		g.cfsAt = nil
+		if cpuAt != nil && cpuAt.cfsStat != nil {
+			g.cfsAt = cpuAt
+		}
 	}
 	if g.self {
 		if n := g.affinityCount(); n > 0 && (l.CPUs == 0 || n < l.CPUs) {

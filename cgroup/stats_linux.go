@@ -174,16 +174,24 @@ func (g *Group) stats() (Stats, error) {
 				s.CPUUser = usec(u)
 			case "system_usec":
 				s.CPUSystem = usec(u)
-			case "nr_periods":
-				s.Periods, s.HasCFS = u, true
-			case "nr_throttled":
-				s.ThrottledPeriods = u
-			case "throttled_usec":
-				s.ThrottledTime = usec(u)
-			case "throttled_time": // v1, in nanoseconds
-				s.ThrottledTime = time.Duration(u)
+			default:
+				s.cfsKV(k, u)
 			}
 		})
+		if s.HasCFS {
+			s.CFSCgroup = g.cpu.levels[0].cgroup
+		}
+	}
+	if at := g.cfsAt; at != nil {
+		// The tightest quota is an ancestor's: its counters, not ours,
+		// say whether the process was throttled.
+		s.Periods, s.ThrottledPeriods, s.ThrottledTime, s.HasCFS, s.CFSCgroup = 0, 0, 0, false, ""
+		if data := read(at.cfsStat); data != nil {
+			forEachKV(data, func(k []byte, v int64) { s.cfsKV(k, uint64(max(v, 0))) })
+			if s.HasCFS {
+				s.CFSCgroup = at.cgroup
+			}
+		}
 	}
 	if p.cpuacctUsage != nil {
 		ns, ok := number(p.cpuacctUsage)
@@ -228,6 +236,20 @@ func (g *Group) stats() (Stats, error) {
 		}
 	}
 	return s, joinErrors(errs)
+}
+
+// cfsKV takes one line of cpu.stat's CFS bandwidth counters.
+func (s *Stats) cfsKV(k []byte, u uint64) {
+	switch string(k) {
+	case "nr_periods":
+		s.Periods, s.HasCFS = u, true
+	case "nr_throttled":
+		s.ThrottledPeriods = u
+	case "throttled_usec":
+		s.ThrottledTime = usec(u)
+	case "throttled_time": // v1, in nanoseconds
+		s.ThrottledTime = time.Duration(u)
+	}
 }
 
 func trim(b []byte) []byte {

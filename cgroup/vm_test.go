@@ -195,6 +195,16 @@ func TestGuestParentTighter(t *testing.T) {
 	if l.MemoryMax != 128<<20 || !l.MemoryMaxSource.Ancestor {
 		t.Errorf("MemoryMax = %d from %v, want the parent's", l.MemoryMax, l.MemoryMaxSource)
 	}
+	// Throttled by the parent's quota: the parent's cpu.stat counts it.
+	burn(300 * time.Millisecond)
+	s, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CFSCgroup != "/snug-p" || s.ThrottledPeriods == 0 {
+		t.Errorf("CFS counters %d periods, %d throttled, from %q: want the parent's, throttled under 0.25 CPU",
+			s.Periods, s.ThrottledPeriods, s.CFSCgroup)
+	}
 }
 
 // Files missing for real: a cgroup whose parent enabled no controller has

@@ -86,11 +86,11 @@ func registerContainer(m metric.Meter, g *cgroup.Group) (metric.Registration, er
 	c.cpuCount = i64(upDown, "snug.container.cpu.count", "{cpu}",
 		"CPUs the process may run on: the smaller of the cpuset (cpuset.cpus.effective) and the scheduler affinity mask.")
 	c.periods = i64(counter, "snug.container.cpu.cfs.periods", "{period}",
-		"CFS bandwidth enforcement periods that have elapsed (cpu.stat nr_periods).")
+		"CFS bandwidth enforcement periods that have elapsed (cpu.stat nr_periods), counted in the cgroup whose CPU quota is the tightest: the container's, or the ancestor's whose quota binds it.")
 	c.throttled = i64(counter, "snug.container.cpu.cfs.throttled_periods", "{period}",
-		"CFS enforcement periods in which the cgroup used its whole quota and was throttled (cpu.stat nr_throttled).")
+		"CFS enforcement periods in which the cgroup with the tightest CPU quota used all of it and was throttled (cpu.stat nr_throttled).")
 	c.throttledTime = f64(counter, "snug.container.cpu.cfs.throttled_time", "s",
-		"Total time the cgroup's threads spent throttled (cpu.stat throttled_usec, or throttled_time on cgroup v1).")
+		"Total time spent throttled by the tightest CPU quota (cpu.stat throttled_usec, or throttled_time on cgroup v1, of that quota's cgroup).")
 	c.memUsage = i64(upDown, "container.memory.usage", "By",
 		"Memory charged to the cgroup, page cache included (memory.current, or memory.usage_in_bytes on cgroup v1).")
 	c.workingSet = i64(upDown, "container.memory.working_set", "By",

@@ -35,6 +35,7 @@ type cpuReading struct {
 	usage     time.Duration // CPU time of the cgroup
 	periods   uint64        // CFS periods elapsed
 	throttled uint64        // of which throttled
+	cfsFrom   string        // the cgroup they were counted in (the tightest quota's)
 }
 
 // readingFrom takes a cpuReading from Stats' result, or reports false when
@@ -43,7 +44,7 @@ func readingFrom(at time.Time, st cgroup.Stats, err error) (cpuReading, bool) {
 	if cgroup.FailedFile(err, "cpu.stat", "cpuacct.usage") || st.CPUUsage <= 0 {
 		return cpuReading{}, false
 	}
-	return cpuReading{at: at, usage: st.CPUUsage, periods: st.Periods, throttled: st.ThrottledPeriods}, true
+	return cpuReading{at: at, usage: st.CPUUsage, periods: st.Periods, throttled: st.ThrottledPeriods, cfsFrom: st.CFSCgroup}, true
 }
 
 // loadTracker is the adaptive policy's state: which rounding is in force,
@@ -80,8 +81,12 @@ func (a *loadTracker) observe(r cpuReading, limit float64) bool {
 		return false // too short to say anything; keep the older baseline
 	}
 	a.prev, a.primed = r, true
-	if !primed || span <= 0 || limit <= 0 || r.usage < prev.usage || r.periods < prev.periods || r.throttled < prev.throttled {
-		a.calm = 0 // a first reading, or counters that went back (the cgroup was replaced)
+	if !primed || span <= 0 || limit <= 0 || r.usage < prev.usage || r.periods < prev.periods || r.throttled < prev.throttled ||
+		r.cfsFrom != prev.cfsFrom {
+		// A first reading, counters that went back (the cgroup was
+		// replaced), or throttling now counted in another cgroup (a
+		// resize moved the tightest quota): no difference to take.
+		a.calm = 0
 		return false
 	}
 	util := (r.usage - prev.usage).Seconds() / span.Seconds() / limit

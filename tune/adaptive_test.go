@@ -120,6 +120,23 @@ func TestLoadTrackerIgnoresBadSpans(t *testing.T) {
 		t.Fatalf("counters that went back counted: %+v", f.a)
 	}
 	f.r = back
+	// At high, throttling counted in another cgroup from now on (a resize
+	// moved the tightest quota to the pod): its counters are not a
+	// difference from the old ones, however many periods they hold.
+	f.step(0, 10, 0)
+	if !f.step(0, 10, 0) || f.a.rounding() != PolicyRuntime {
+		t.Fatalf("did not rise: %+v", f.a)
+	}
+	moved := f.r
+	moved.at = moved.at.Add(time.Second)
+	moved.periods, moved.throttled, moved.cfsFrom = f.r.periods+5000, f.r.throttled+4000, "/kubepods/pod1"
+	if f.a.observe(moved, 0.5) || f.a.rounding() != PolicyRuntime {
+		t.Fatalf("dropped on counters from another cgroup: %+v", f.a)
+	}
+	f.r = moved
+	if !f.step(0.5, 10, 6) || f.a.rounding() != PolicyFloor {
+		t.Fatalf("did not drop on the new cgroup's throttling: %+v", f.a)
+	}
 	// No limit to measure against: nothing is decided.
 	f.limit = 0
 	for i := 0; i < 5; i++ {

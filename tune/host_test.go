@@ -462,11 +462,26 @@ func TestHostFlappingQuota(t *testing.T) {
 // The adaptive policy, the default, on a real CFS quota: an idle program
 // under 0.5 CPU starts at the floor (1) and takes the runtime's second P
 // once its counters show it calm; when it then keeps two Ps busy, the
-// kernel throttles it in nearly every period and it drops back to 1.
+// kernel throttles it in nearly every period and it drops back to 1. With
+// the quota on the parent, the kernel counts the throttling only in the
+// parent's cpu.stat: the program's own counters stay 0.
 func TestHostAdaptivePolicy(t *testing.T) {
 	requireHost(t)
-	g := cgtest.New(t, "snug-tune-adapt")
-	g.SetCPU(0.5)
+	t.Run("own quota", func(t *testing.T) {
+		g := cgtest.New(t, "snug-tune-adapt")
+		g.SetCPU(0.5)
+		adaptOnRealQuota(t, g)
+	})
+	t.Run("parent quota", func(t *testing.T) {
+		parent := cgtest.New(t, "snug-tune-adaptp")
+		parent.SetCPU(0.5)
+		adaptOnRealQuota(t, parent.Child("leaf"))
+	})
+}
+
+// adaptOnRealQuota runs the blank import in g, under a 0.5-CPU quota on g
+// or an ancestor: see TestHostAdaptivePolicy.
+func adaptOnRealQuota(t *testing.T, g *cgtest.Group) {
 	// Busy soon after the rise, within the 5 s the Tuner otherwise keeps
 	// between changes: the drop must not wait for that gap.
 	const busyAfter = 5 * time.Second
