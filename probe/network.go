@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // The dependency checks below are readiness checks. Before adding one, read
@@ -61,7 +62,13 @@ func HTTPGet(name, rawURL string, client *http.Client) Check {
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 			if err != nil {
-				return fmt.Errorf("GET %s: %w", redact(rawURL), err)
+				shown := redact(rawURL)
+				if shown != rawURL {
+					// The parse error quotes the URL, or the part of it
+					// that it rejects, which can be the password itself.
+					return fmt.Errorf("GET %s: invalid URL", shown)
+				}
+				return fmt.Errorf("GET %s: %w", shown, err)
 			}
 			resp, err := c.Do(req)
 			if err != nil {
@@ -77,14 +84,21 @@ func HTTPGet(name, rawURL string, client *http.Client) Check {
 	}
 }
 
-// redact hides the password of a URL; unparsable URLs are shown as they
-// are, since they hold no user info url.Parse could find.
+// redact hides the password of a URL. A URL that url.Parse rejects can
+// still hold one (a password with an unescaped '%' or '/' is a common
+// reason for the rejection), so everything between "://" and the last '@'
+// of such a URL is hidden.
 func redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil {
+	if err == nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
 		return rawURL
 	}
-	return u.Redacted()
+	return scheme + "://xxxxx" + rest[at:]
 }
 
 // Pinger is anything with a PingContext method, such as *sql.DB, *sql.Conn

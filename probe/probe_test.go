@@ -345,6 +345,17 @@ func TestHTTPGet(t *testing.T) {
 	if err := run(t, HTTPGet("dep", "http://user:hunter2@127.0.0.1:1/", nil)); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("password in dial error or no error: %v", err)
 	}
+	// Nor in a URL that does not parse: the parse error quotes the URL.
+	for _, bad := range []string{
+		"http://user:hunter2%@db.internal/health", // unescaped '%'
+		"http://user:hunter2/@db.internal/health", // unescaped '/'
+		"http://us er:hunter2@db.internal/health",
+	} {
+		err := run(t, HTTPGet("dep", bad, nil))
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "db.internal") {
+			t.Errorf("unparsable %q: password in error, host missing, or no error: %v", bad, err)
+		}
+	}
 	if err := run(t, HTTPGet("dep", "://bad url", nil)); err == nil {
 		t.Error("bad URL passed")
 	}
