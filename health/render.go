@@ -214,6 +214,15 @@ func renderJSON(rep *report, t target) []byte {
 			c.DurationSeconds = &s
 		}
 		enc, _ := json.Marshal(c)
+		// JSON escapes '<', '>' and '&' to six bytes each, so an error text
+		// of HTML can encode to six times its length: on a check's own
+		// path, cut it further rather than leave out the one check asked
+		// for.
+		for t.subPath && size+len(enc)+1 > maxBody && maxErr > maxErrAggregate/4 {
+			maxErr /= 2
+			c.Error = errLine(o.err, maxErr)
+			enc, _ = json.Marshal(c)
+		}
 		if size+len(enc)+1 > maxBody {
 			out.Omitted = len(rep.outcomes) - i
 			break

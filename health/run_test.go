@@ -603,3 +603,22 @@ func TestClientGone(t *testing.T) {
 		t.Errorf("results after a cancelled probe: %+v", r)
 	}
 }
+
+// TestJSONCheckPathEscapedError: JSON escapes '<', '>' and '&' to six bytes
+// each, so an error text of HTML (a dependency's error page) can take six
+// times its length once encoded. A check's own path must still show the
+// check and the start of its error, not an empty list.
+func TestJSONCheckPathEscapedError(t *testing.T) {
+	h := New(Config{})
+	page := errors.New("unexpected status 502: " + strings.Repeat("<td>&nbsp;</td>", 400))
+	mustAdd(t, h, probe.Func("dep", probe.Readiness, func(context.Context) error { return page }))
+	code, body := get(h, "/readyz/dep", "Accept", "application/json")
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || code != 503 || len(body) > maxBody {
+		t.Fatalf("%d, %d bytes, %v: %.300s", code, len(body), err, body)
+	}
+	if len(rep.Checks) != 1 || rep.Omitted != 0 || rep.Checks[0].Status != "failed" ||
+		!strings.HasPrefix(rep.Checks[0].Error, "unexpected status 502: <td>") || !strings.Contains(rep.Checks[0].Error, "bytes in all]") {
+		t.Errorf("the check or its error is missing: %.300s", body)
+	}
+}
