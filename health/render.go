@@ -197,7 +197,11 @@ func renderJSON(rep *report, t target) []byte {
 	if t.subPath {
 		maxErr = maxErrSingle
 	}
-	size := 256 + len(out.Warnings)*600 // the envelope and warnings, generously
+	// The envelope, generously, and the warnings as encoded: they quote
+	// names from the query, whose '\' and '"' strconv.Quote and then JSON
+	// each double.
+	warnings, _ := json.Marshal(out.Warnings)
+	size := 256 + len(warnings)
 	for i, o := range rep.outcomes {
 		c := jsonCheck{Name: o.name, Kind: o.kind.String(), Status: "ok", Note: o.note}
 		switch {

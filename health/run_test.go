@@ -622,3 +622,25 @@ func TestJSONCheckPathEscapedError(t *testing.T) {
 		t.Errorf("the check or its error is missing: %.300s", body)
 	}
 }
+
+// TestJSONBodyLimitWarnings: the warning quotes exclude names from the
+// query, whose '\' and '"' double in strconv.Quote and double again in
+// JSON. The body must stay under 8 KiB all the same.
+func TestJSONBodyLimitWarnings(t *testing.T) {
+	h := New(Config{})
+	for i := range 100 {
+		mustAdd(t, h, probe.Func(fmt.Sprintf("check-%02d-%s", i, strings.Repeat("x", 50)), probe.Readiness, pass))
+	}
+	var q strings.Builder
+	for i := range 9 {
+		fmt.Fprintf(&q, "&exclude=%s%d", strings.Repeat("%5C", 70), i)
+	}
+	code, body := get(h, "/readyz?verbose"+q.String(), "Accept", "application/json")
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || code != 200 || len(rep.Warnings) != 1 {
+		t.Fatalf("%d, %v: %.300s", code, err, body)
+	}
+	if len(body) > maxBody || rep.Omitted == 0 || len(rep.Checks)+rep.Omitted != 101 {
+		t.Errorf("%d bytes (max %d), %d checks + %d omitted, want 101", len(body), maxBody, len(rep.Checks), rep.Omitted)
+	}
+}
