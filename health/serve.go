@@ -78,8 +78,9 @@ type DrainOptions struct {
 //
 // ServeAndDrain returns nil after a clean shutdown, or the error that
 // stopped the server otherwise. It serves TLS if srv.TLSConfig has a
-// certificate. Handlers that outlive Shutdown (hijacked connections,
-// WebSockets) must be told to stop with srv.RegisterOnShutdown.
+// certificate (Certificates, GetCertificate or GetConfigForClient).
+// Handlers that outlive Shutdown (hijacked connections, WebSockets) must
+// be told to stop with srv.RegisterOnShutdown.
 //
 // The Kubernetes timeline, from the moment a pod is deleted:
 //
@@ -140,7 +141,10 @@ func ServeAndDrain(ctx context.Context, srv *http.Server, h *Handler, opts *Drai
 	}
 	served := make(chan error, 1)
 	go func() {
-		if srv.TLSConfig != nil && (len(srv.TLSConfig.Certificates) > 0 || srv.TLSConfig.GetCertificate != nil) {
+		// The same test as http.Server.ServeTLS's for a certificate: a
+		// TLS server whose config provides one only per client must not
+		// be served in plain HTTP.
+		if c := srv.TLSConfig; c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil || c.GetConfigForClient != nil) {
 			served <- srv.ServeTLS(ln, "", "")
 		} else {
 			served <- srv.Serve(ln)

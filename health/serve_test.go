@@ -4,10 +4,12 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"runtime"
@@ -219,5 +221,46 @@ func TestServeAndDrainErrors(t *testing.T) {
 	}
 	if err := ServeAndDrain(context.Background(), &http.Server{}, nil, nil); err == nil {
 		t.Error("nil handler accepted")
+	}
+}
+
+// TestServeAndDrainTLS: a TLSConfig that provides certificates in any of
+// the ways http.Server.ServeTLS accepts is served over TLS, not plain HTTP.
+func TestServeAndDrainTLS(t *testing.T) {
+	ts := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate and a client that trusts it
+	defer ts.Close()
+	cert := ts.TLS.Certificates[0]
+	for name, cfg := range map[string]*tls.Config{
+		"Certificates":   {Certificates: []tls.Certificate{cert}},
+		"GetCertificate": {GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }},
+		"GetConfigForClient": {GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return &tls.Config{Certificates: []tls.Certificate{cert}}, nil
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := New(Config{})
+			mux := http.NewServeMux()
+			h.Install(mux)
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			go func() {
+				errc <- ServeAndDrain(ctx, &http.Server{Handler: mux, TLSConfig: cfg}, h, &DrainOptions{Listener: ln, DrainDelay: -1})
+			}()
+			resp, err := ts.Client().Get("https://" + ln.Addr().String() + "/livez")
+			if err == nil {
+				resp.Body.Close()
+			}
+			cancel()
+			if err != nil || resp.StatusCode != 200 {
+				t.Errorf("GET over TLS: %v", err)
+			}
+			if err := <-errc; err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
