@@ -45,7 +45,10 @@ type DrainOptions struct {
 	// between the signal and http.Server.Shutdown. Zero means
 	// DefaultDrainDelay; a negative value means no delay. If the pod has a
 	// preStop hook that already sleeps while endpoints are removed, this
-	// delay adds to it: shorten it.
+	// delay adds to it: shorten it. It never takes more than half of the
+	// grace period less one second, so that Shutdown keeps the other half
+	// to finish requests in flight and the process can still exit before
+	// SIGKILL (a 3 s grace period gives a 1 s delay).
 	DrainDelay time.Duration
 
 	// GracePeriod is the time the kubelet leaves between SIGTERM and
@@ -114,6 +117,9 @@ func ServeAndDrain(ctx context.Context, srv *http.Server, h *Handler, opts *Drai
 	if o.GracePeriod <= 0 {
 		o.GracePeriod = DefaultGracePeriod
 	}
+	// A delay that runs past the grace period would end in SIGKILL with
+	// requests in flight and the program's own cleanup never run.
+	o.DrainDelay = min(o.DrainDelay, max(o.GracePeriod-exitMargin, 0)/2)
 	if len(o.Signals) == 0 {
 		o.Signals = []os.Signal{syscall.SIGTERM, os.Interrupt}
 	}

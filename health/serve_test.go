@@ -210,6 +210,29 @@ func TestShutdownPastGracePeriod(t *testing.T) {
 	}
 }
 
+// A drain delay longer than the grace period allows is cut to half of what
+// the grace period leaves: the server shuts down, and ServeAndDrain returns,
+// before the kubelet's SIGKILL would come.
+func TestDrainDelayFitsGracePeriod(t *testing.T) {
+	h := New(Config{})
+	const grace = 2 * time.Second // (2 s - 1 s exit margin) / 2: a 500 ms delay
+	s := startDrainServer(t, context.Background(), h, DrainOptions{DrainDelay: 10 * time.Second, GracePeriod: grace})
+	start := time.Now()
+	h.MarkShuttingDown()
+	select {
+	case err := <-s.errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An uncut delay would take 10 s.
+		if took := time.Since(start); took >= grace {
+			t.Errorf("ServeAndDrain took %v, past the %v grace period", took, grace)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("the 10 s drain delay was not cut to fit the 2 s grace period")
+	}
+}
+
 func TestServeAndDrainErrors(t *testing.T) {
 	h := New(Config{})
 	err := ServeAndDrain(context.Background(), &http.Server{Addr: "256.0.0.1:bad"}, h, nil)
