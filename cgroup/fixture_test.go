@@ -608,6 +608,10 @@ func TestFixtureBadInput(t *testing.T) {
 	}{
 		{name: "no proc cgroup", files: with("proc/self/cgroup", "<delete>"), openErr: true},
 		{name: "garbage proc cgroup", files: with("proc/self/cgroup", "\x00\xff garbage"), openErr: true},
+		// Well formed, but deeper than any path the kernel writes: 4096
+		// levels (each one a directory path for Open to plan) must be
+		// refused, not resolved.
+		{name: "path too long", files: with("proc/self/cgroup", "0::"+strings.Repeat("/a", 2048)+"\n"), openErr: true},
 		{name: "truncated mountinfo", files: with("proc/self/mountinfo", "30 25 0:26 / /sys/fs/cgroup rw - cgr"), openErr: true},
 		{name: "garbage cpu.max", files: with("sys/fs/cgroup/a/cpu.max", "fifty thousand\n"), limitsErr: "cpu.max"},
 		{name: "negative memory.max", files: with("sys/fs/cgroup/a/memory.max", "-5\n"), limitsErr: "memory.max"},

@@ -19,6 +19,13 @@ type procCgroupLine struct {
 	path        string
 }
 
+// maxCgroupPath bounds a cgroup path in /proc/self/cgroup: the kernel
+// writes it into a PATH_MAX (4096) buffer and fails the read with
+// ENAMETOOLONG rather than write a longer one. A longer path is not the
+// kernel's, and each of its levels becomes a directory path as long as the
+// level is deep (newHierarchy), so one of a megabyte would take gigabytes.
+const maxCgroupPath = 4096 - 1
+
 // parseProcCgroup parses /proc/self/cgroup. The path is everything after the
 // second colon: cgroup paths may themselves contain colons.
 func parseProcCgroup(data []byte) ([]procCgroupLine, error) {
@@ -31,6 +38,10 @@ func parseProcCgroup(data []byte) ([]procCgroupLine, error) {
 		ctrls, path, ok2 := strings.Cut(rest, ":")
 		if !ok1 || !ok2 || id == "" || !strings.HasPrefix(path, "/") {
 			return nil, errors.New("malformed line " + quoteShort(line))
+		}
+		if len(path) > maxCgroupPath {
+			return nil, errors.New("cgroup path longer than the kernel writes (" +
+				strconv.Itoa(len(path)) + " bytes) in line " + quoteShort(line))
 		}
 		var l procCgroupLine
 		l.path = path
