@@ -55,9 +55,13 @@ func (f *cfile) close() {
 	}
 }
 
+// open opens the file. O_NONBLOCK changes nothing for a cgroup file or any
+// regular file, but a FIFO put in a file's place (a bind mount over it)
+// would otherwise block the open until a writer came, for good during a
+// blank import's init; opened, a FIFO fails the read with ESPIPE instead.
 func (f *cfile) open() syscall.Errno {
 	fd, _, errno := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(atFDCWD),
-		uintptr(unsafe.Pointer(&f.z[0])), syscall.O_RDONLY|syscall.O_CLOEXEC, 0, 0, 0)
+		uintptr(unsafe.Pointer(&f.z[0])), syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0, 0, 0)
 	if errno == 0 {
 		f.fd = int(fd)
 	}
