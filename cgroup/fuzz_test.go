@@ -3,6 +3,7 @@ package cgroup
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -121,4 +122,65 @@ func FuzzKeyedFile(f *testing.F) {
 		}
 		kvLine(data, "hierarchical_memory_limit")
 	})
+}
+
+// joinedLevels is what newHierarchy's levels must hold: each directory
+// joined from the mount point and the level's path below the mount root.
+func joinedLevels(fsRoot string, m *mount, path string) []level {
+	var out []level
+	for p := path; ; {
+		out = append(out, level{dir: filepath.Join(fsRoot, m.mountPoint, relPath(p, m.root)), cgroup: p})
+		if p == m.root || p == "/" {
+			break
+		}
+		p = parentPath(p)
+		if !under(p, m.root) {
+			break
+		}
+	}
+	return out
+}
+
+func FuzzNewHierarchy(f *testing.F) {
+	f.Add("/", "/", "/sys/fs/cgroup/memory", "/a/b")
+	f.Add("/tmp/x", "/docker/ctr", "/sys/fs/cgroup", "/docker/ctr/a:b/c")
+	f.Add("/", "/", "/", "/a")
+	f.Add("/", "/a", "/mnt/", "/a")
+	f.Add("/", "/", "/sys/fs/cgroup", "/a//b/./c/../d/")
+	f.Add("", "/", "cg", "/")
+	f.Add("", "/", "", "/") // no mount point at all: "/", not ""
+	f.Fuzz(func(t *testing.T, fsRoot, root, mountPoint, path string) {
+		m := &mount{root: root, mountPoint: mountPoint}
+		if !strings.HasPrefix(path, "/") || !under(path, root) {
+			return
+		}
+		got := newHierarchy(fsRoot, m, path).levels
+		want := joinedLevels(fsRoot, m, path)
+		if len(got) != len(want) {
+			t.Fatalf("%d levels, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("level %d: %+v, want %+v", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+// A path as deep as the kernel writes (4095 bytes, 2047 levels) costs
+// memory in proportion to its length, not to its length squared: a forged
+// /proc/self/cgroup of a megabyte of such lines made Open take seconds.
+func TestNewHierarchyDeepPath(t *testing.T) {
+	m := &mount{root: "/", mountPoint: "/sys/fs/cgroup/memory"}
+	path := strings.Repeat("/a", 2047)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	h := newHierarchy("/", m, path)
+	runtime.ReadMemStats(&after)
+	if len(h.levels) != 2048 || h.levels[2047].dir != "/sys/fs/cgroup/memory" || h.levels[0].dir != "/sys/fs/cgroup/memory"+path {
+		t.Fatalf("%d levels, top %q", len(h.levels), h.levels[len(h.levels)-1].dir)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("newHierarchy allocated %d bytes for a path of %d bytes", n, len(path))
+	}
 }

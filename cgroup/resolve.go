@@ -80,13 +80,27 @@ func under(p, root string) bool {
 // newHierarchy lists the directories from the process's cgroup at path up to
 // the mount's root, translating cgroup paths into paths under the mount
 // point (the mount shows root at mountPoint).
+//
+// Each directory is cut from the process's own when the path is clean, as
+// the kernel writes it: joined afresh at every level, a path n levels deep
+// made n strings of up to n elements, and a forged /proc/self/cgroup of
+// deep paths (a megabyte of 4 KiB ones) kept the program's init busy for
+// seconds.
 func newHierarchy(fsRoot string, m *mount, path string) *hierarchy {
 	h := &hierarchy{v2: m.v2}
+	base := filepath.Join(fsRoot, m.mountPoint)
+	leaf := filepath.Join(base, relPath(path, m.root))
+	// cut: every level's directory is leaf less the elements below it.
+	cut := path == filepath.Clean(path) && leaf == strings.TrimSuffix(base, "/")+relPath(path, m.root)
 	for p := path; ; {
-		h.levels = append(h.levels, level{
-			dir:    filepath.Join(fsRoot, m.mountPoint, relPath(p, m.root)),
-			cgroup: p,
-		})
+		dir := ""
+		switch rel := relPath(p, m.root); {
+		case !cut || rel == "" || rel == "/":
+			dir = filepath.Join(base, rel)
+		default:
+			dir = leaf[:len(leaf)-(len(path)-len(p))]
+		}
+		h.levels = append(h.levels, level{dir: dir, cgroup: p})
 		if p == m.root || p == "/" {
 			break
 		}
