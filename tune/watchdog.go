@@ -558,7 +558,11 @@ func (w *watchdog) decidePause(now time.Time, l cgroup.Limits) {
 	}
 	s, prev := &w.cur, &w.prev
 	var throttled, periods uint64
-	if s.statsOK && prev.statsOK {
+	// Only two reads of the same cgroup's counters compare: a read without
+	// them (cpu.stat missing or unreadable) has zeros, and the counters
+	// move to another cgroup when the tightest quota does (see
+	// cgroup.Stats); either would pass a whole history for this window.
+	if s.statsOK && prev.statsOK && s.stats.HasCFS && prev.stats.HasCFS && s.stats.CFSCgroup == prev.stats.CFSCgroup {
 		throttled = s.stats.ThrottledPeriods - min(prev.stats.ThrottledPeriods, s.stats.ThrottledPeriods)
 		periods = s.stats.Periods - min(prev.stats.Periods, s.stats.Periods)
 	}

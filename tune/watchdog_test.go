@@ -704,3 +704,41 @@ func TestDeathSpiralRingIsBounded(t *testing.T) {
 		t.Errorf("after 3 h at 60%%: spiraling %v %q", s.spiraling, s.spiralReason)
 	}
 }
+
+// The throttling a long pause is blamed on is the difference of two reads
+// of the same cgroup's CFS counters: a read that had none (cpu.stat missing
+// or unreadable), or counters that moved to another cgroup when the
+// tightest quota did, give a difference that is no throttling at all.
+func TestLongPauseThrottlingNeedsComparableCounters(t *testing.T) {
+	pause := pauseWindow{count: 1, long: 1, max: 20 * time.Millisecond, maxHi: 25 * time.Millisecond}
+	quota := cgroup.Limits{CPU: 0.5}
+	cfs := func(has bool, from string, periods, throttled uint64) cgroup.Stats {
+		return cgroup.Stats{HasCFS: has, CFSCgroup: from, Periods: periods, ThrottledPeriods: throttled}
+	}
+	cases := []struct {
+		name      string
+		prev, cur cgroup.Stats
+		throttled bool
+	}{
+		{"throttled", cfs(true, "/pod", 1000, 100), cfs(true, "/pod", 1010, 107), true},
+		{"not throttled", cfs(true, "/pod", 1000, 100), cfs(true, "/pod", 1010, 100), false},
+		{"no counters before", cfs(false, "", 0, 0), cfs(true, "/pod", 90000, 4000), false},
+		{"counters moved to the pod", cfs(true, "/pod/ctr", 100, 0), cfs(true, "/pod", 90000, 4000), false},
+	}
+	for _, c := range cases {
+		w := newWatchdog(defaultWatchdogConfig(), nil, time.Second)
+		now := time.Unix(1000, 0)
+		w.prev = sample{at: now.Add(-time.Second), stats: c.prev, statsOK: true}
+		w.cur = sample{at: now, stats: c.cur, statsOK: true, pauses: pause,
+			rt: runtimeStats{gomaxprocs: 2}}
+		w.sampled = true
+		w.decidePause(now, quota)
+		if len(w.pending) != 1 {
+			t.Fatalf("%s: events %v", c.name, w.pending)
+		}
+		msg := w.pending[0].Message
+		if got := strings.Contains(msg, "overlapped CPU throttling"); got != c.throttled {
+			t.Errorf("%s: %q, want throttling named: %v", c.name, msg, c.throttled)
+		}
+	}
+}
