@@ -36,6 +36,7 @@ type memoryLimit struct {
 	d     Decision
 
 	lastSet    int64 // what snug set, while owner is OwnerSnug
+	loweredBy  int64 // how much lower reduced lastSet, while owner is OwnerSnug
 	lastSeen   int64 // the limit in force after the last evaluation
 	startValue int64 // the limit at Start, restored on Stop
 
@@ -82,7 +83,7 @@ func (k *memoryLimit) evaluate(now time.Time, l cgroup.Limits, initial bool) (ch
 		// knows better (or thinks so). Step back for good.
 		was := k.lastSeen
 		k.owner = OwnerApplication
-		k.lastSeen = cur
+		k.lastSeen, k.loweredBy = cur, 0
 		k.setDecision(now, cur, "application set it", fmt.Sprintf(
 			"GOMEMLIMIT %s: set by the application after Start (was %s); snug steps back",
 			formatBytes(cur), formatBytes(was)))
@@ -94,10 +95,11 @@ func (k *memoryLimit) evaluate(now time.Time, l cgroup.Limits, initial bool) (ch
 	if limit > 0 {
 		target, how = k.cfg.limitFor(limit)
 	}
-	lowered := ""
+	lowered, loweredBy := "", int64(0)
 	if target > 0 && k.lower != nil {
 		if v, why := k.lower.lowerMemoryLimit(target, l); v < target {
-			target, lowered = max(v, MinMemoryLimit), why
+			v = max(v, MinMemoryLimit)
+			target, lowered, loweredBy = v, why, target-v
 		}
 	}
 
@@ -115,7 +117,7 @@ func (k *memoryLimit) evaluate(now time.Time, l cgroup.Limits, initial bool) (ch
 		}
 		k.owner, k.lastSet, cur = OwnerSnug, target, target
 	}
-	k.lastSeen = cur
+	k.lastSeen, k.loweredBy = cur, loweredBy
 
 	in := memoryInputs{limit: limit, src: src, swap: l.SwapMax, noSwap: l.NoSwap, target: target,
 		lowered: lowered, value: cur, owner: k.owner}

@@ -80,7 +80,9 @@ type WatchdogStatus struct {
 	MemoryLimit int64
 	GoHeld      int64
 	OutsideGo   int64
-	// OutsideDeducted is how much GOMEMLIMIT is lowered by, for OutsideGo.
+	// OutsideDeducted is how much GOMEMLIMIT is lowered by, for OutsideGo:
+	// less than OutsideGo at the floor, and 0 while GOMEMLIMIT is not the
+	// Tuner's.
 	OutsideDeducted int64
 
 	// GCCPU is the GC's share of the CPU the program used (idle time and
@@ -283,7 +285,7 @@ func (t *Tuner) watchdogStep(now time.Time) {
 	}
 
 	t.mu.Lock()
-	w.publish(&t.status.Watchdog, l)
+	w.publish(&t.status.Watchdog, l, t.mem.loweredBy)
 	t.mu.Unlock()
 	if len(w.pending) > 0 {
 		t.deliver(w.pending)
@@ -292,9 +294,9 @@ func (t *Tuner) watchdogStep(now time.Time) {
 	}
 }
 
-// publish copies the watchdog's state into s; the caller holds the
-// Tuner's lock.
-func (w *watchdog) publish(s *WatchdogStatus, l cgroup.Limits) {
+// publish copies the watchdog's state into s, with what GOMEMLIMIT is
+// lowered by in force (lowered); the caller holds the Tuner's lock.
+func (w *watchdog) publish(s *WatchdogStatus, l cgroup.Limits, lowered int64) {
 	s.Running = true
 	s.Samples++
 	s.WorkingSet, s.MemoryLimit = w.cur.stats.WorkingSet, 0
@@ -302,7 +304,9 @@ func (w *watchdog) publish(s *WatchdogStatus, l cgroup.Limits) {
 		s.MemoryLimit = lim
 	}
 	s.GoHeld = w.cur.rt.held()
-	s.OutsideGo, s.OutsideDeducted = w.outside, w.deducted
+	// The deduction itself is not what is in force: the floor caps it,
+	// and it is not applied while GOMEMLIMIT is not the Tuner's.
+	s.OutsideGo, s.OutsideDeducted = w.outside, lowered
 	s.GCCPU = w.gcShare
 	s.LastPause, s.LongPauses = w.cur.pauses.max, w.longTotal
 	s.FreeOSMemoryCalls, s.FreedBytes, s.FreeOSMemoryTime = w.freeN, w.freed, w.freeTook
@@ -358,6 +362,11 @@ func (w *watchdog) decide(now time.Time, l cgroup.Limits, limitsOK bool) {
 					slog.Int64("working_set", s.stats.WorkingSet), slog.Int64("limit", lim)}})
 		}
 		w.lastOOMs, w.primedOOMs = ooms, true
+	}
+	// The memory outside Go, for Status, at every sample: lowerMemoryLimit
+	// measures it only while GOMEMLIMIT is the Tuner's to lower.
+	if s.statsOK && w.sampler.statsErr == nil && s.stats.MemoryCurrent > 0 && s.stats.Anon > 0 {
+		w.outside, _, _, _ = w.outsideGo(s)
 	}
 	if limitsOK {
 		w.decideFree(now, l)

@@ -742,3 +742,43 @@ func TestLongPauseThrottlingNeedsComparableCounters(t *testing.T) {
 		}
 	}
 }
+
+// Status.Watchdog.OutsideGo is the last sample's measure whoever owns
+// GOMEMLIMIT, and OutsideDeducted what GOMEMLIMIT is lowered by in fact:
+// nothing when the Tuner does not set it, no more than the floor allows.
+func TestWatchdogStatusOutsideGo(t *testing.T) {
+	f := newFixture(t)
+	f.set("pod/ctr", "memory.max", "268435456")
+	outside := func(n int64) {
+		held := goHeld()
+		f.memoryStat(held+n, held+n, 0, 0, 0, 0)
+	}
+	outside(102 * mib)
+
+	// GOMEMLIMIT is the operator's, or the lowering is off: measured, not
+	// deducted.
+	for _, env := range []map[string]string{{"GOMEMLIMIT": "300MiB"}, {"SNUG_WATCHDOG_OUTSIDE": "off"}} {
+		if env["GOMEMLIMIT"] != "" {
+			debug.SetMemoryLimit(300 * mib)
+		}
+		tu := f.start(env)
+		eventually(t, fmt.Sprint(env, ": samples"), func() bool { outside(102 * mib); return tu.Status().Watchdog.Samples >= 3 })
+		if st := tu.Status().Watchdog; st.OutsideGo < 90*mib || st.OutsideGo > 110*mib || st.OutsideDeducted != 0 {
+			t.Errorf("%v: outside Go %s, deducted %s; want about 102 MiB, none", env,
+				formatBytes(st.OutsideGo), formatBytes(st.OutsideDeducted))
+		}
+		tu.Stop()
+	}
+
+	// Past the floor: GOMEMLIMIT goes from 224 MiB to 56 MiB, lowered by
+	// 168 MiB, not by the 1 GiB measured.
+	tu := f.start(nil)
+	eventually(t, "GOMEMLIMIT at the floor", func() bool { outside(1024 * mib); return memLimit() == 56*mib })
+	eventually(t, "the status", func() bool {
+		outside(1024 * mib)
+		return tu.Status().Watchdog.OutsideGo >= 1000*mib
+	})
+	if st := tu.Status().Watchdog; st.OutsideDeducted != 168*mib {
+		t.Errorf("GOMEMLIMIT 56 MiB for a 224 MiB target: OutsideDeducted %s, want 168 MiB", formatBytes(st.OutsideDeducted))
+	}
+}
