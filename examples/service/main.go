@@ -70,15 +70,12 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	// The blank import of snug started the Tuner at init; say what it did.
+	// Each Source names its knob first ("GOMAXPROCS 2: ...").
 	tuner := snug.Tuner()
 	if tuner != nil {
 		st := tuner.Status()
-		for _, d := range []struct {
-			name   string
-			source string
-		}{{"GOMAXPROCS", st.MaxProcs.Source}, {"GOMEMLIMIT", st.MemoryLimit.Source}} {
-			fmt.Printf("%-11s %s\n", d.name, d.source)
-		}
+		fmt.Println(st.MaxProcs.Source)
+		fmt.Println(st.MemoryLimit.Source)
 	}
 
 	// The cgroup, opened once for the health checks and the metrics.

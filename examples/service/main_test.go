@@ -172,10 +172,16 @@ func TestService(t *testing.T) {
 			t.Errorf("/metrics has no %s", want)
 		}
 	}
-	// The start-up lines say what was decided.
+	// The start-up lines say what was decided, as the README shows them:
+	// each Decision's Source, which names its knob first.
 	for _, want := range []string{"GOMAXPROCS ", "GOMEMLIMIT ", "telemetry: prometheus", "listening on " + addr} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("start-up output has no %q", want)
+		}
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == f[1] {
+			t.Errorf("start-up line names %s twice: %q", f[0], line)
 		}
 	}
 
