@@ -119,14 +119,14 @@
 // debug.FreeOSMemory: a full GC that blocks the Tuner's goroutine and
 // returns every free page. It records what that freed and took
 // (EventFreeOSMemory). At most one call per 30 s and 4 per 10 minutes; a
-// call that frees less than half of 8 MiB (or 1/64 of the limit) is taken
-// as a sign that the memory is live, and none follows until the runtime
-// holds 8 MiB more. When it cannot help, because the working set is page
-// cache or memory outside Go, it reports EventNearLimit, at most once a
-// minute, with the breakdown. This is what saves a service that bursts,
-// drops its heap and goes quiet (no GC runs, the runtime keeps the pages)
-// while its memory outside Go grows: with GOMEMLIMIT alone it is
-// OOM-killed (see TestHostWatchdogFreesBeforeOOM).
+// call that frees less than half of 8 MiB (or of 1/32 of the limit, if
+// larger) is taken as a sign that the memory is live, and none follows
+// until the runtime holds that much more. When it cannot help, because
+// the working set is page cache or memory outside Go, it reports
+// EventNearLimit, at most once a minute, with the breakdown. This is what
+// saves a service that bursts, drops its heap and goes quiet (no GC runs,
+// the runtime keeps the pages) while its memory outside Go grows: with
+// GOMEMLIMIT alone it is OOM-killed (see TestHostWatchdogFreesBeforeOOM).
 //
 // The 92% is above what a healthy heap at its GOMEMLIMIT reaches, so that
 // such a program does not pay full GCs for nothing, with the room a
