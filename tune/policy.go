@@ -46,8 +46,9 @@ const (
 	// process has used at most 85% of its limit, with fewer than 30% of
 	// CFS periods throttled, for two consecutive evaluations. It drops
 	// back to floor as soon as an evaluation finds at least half of the
-	// periods (and at least three) throttled. A drop soon after a rise
-	// doubles the calm needed before the next rise (up to a minute), so a
+	// periods (and at least three) throttled. A drop within a minute of a
+	// rise doubles the calm needed before the next rise (up to 64
+	// evaluations, about a minute at the default interval), so a
 	// load on the edge settles at floor instead of costing a
 	// stop-the-world every few seconds. Status names the rounding in force
 	// and why. The counters come from the watchdog's sample when the
