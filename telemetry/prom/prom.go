@@ -58,7 +58,7 @@ type options struct {
 }
 
 // WithoutRuntimeHistograms leaves out the runtime histograms that New adds
-// by default (go.schedule.duration and go.memory.gc.pause.duration, 161
+// by default (go.schedule.duration and go.memory.gc.pause.duration, 162
 // buckets each). Use it when the same MeterProvider has another reader that
 // already carries telemetry.NewProducer and this one should stay small.
 func WithoutRuntimeHistograms() Option {
