@@ -22,10 +22,13 @@ var (
 // and errors.Is(err, fs.ErrNotExist) work through it.
 type FileError struct {
 	Path string // the path that was read, as opened
-	Err  error
+	Err  error  // the cause: a syscall.Errno, or what was wrong with the content
 }
 
+// Error names the file and the cause: "cgroup: <path>: permission denied".
 func (e *FileError) Error() string { return "cgroup: " + e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns Err, for errors.Is and errors.As.
 func (e *FileError) Unwrap() error { return e.Err }
 
 // errSyntax is wrapped by FileError for content that does not parse.

@@ -50,8 +50,8 @@ func (g *Group) Mode() Mode {
 }
 
 // Close releases the file descriptors the Group keeps open between reads
-// (about one per file Limits and Stats read, opened on first use). A Group
-// that is garbage collected releases them too. Calling Limits or Stats after
+// (about one per file Limits and Stats read, opened by Open). A Group that
+// is garbage collected releases them too. Calling Limits or Stats after
 // Close opens them again.
 func (g *Group) Close() { g.close() }
 

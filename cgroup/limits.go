@@ -23,6 +23,7 @@ const (
 	ModeHybrid
 )
 
+// String returns the mode's name: none, v1, v2 or hybrid.
 func (m Mode) String() string {
 	switch m {
 	case ModeNone:
