@@ -62,6 +62,7 @@ func ExampleMemoryHeadroom() {
 	}
 	h := health.New(health.Config{})
 	h.Add(probe.MemoryHeadroom(g, probe.DefaultMemoryHeadroom))
+	// Output:
 }
 
 func ExampleCPUThrottling() {
@@ -73,6 +74,7 @@ func ExampleCPUThrottling() {
 	// periods since the last probe.
 	h := health.New(health.Config{})
 	h.Add(probe.CPUThrottling(g, 0.8))
+	// Output:
 }
 
 func ExampleGCDeathSpiral() {

@@ -166,7 +166,10 @@ func ExampleWithTuner() {
 		log.Fatal(err)
 	}
 	defer t.Stop()
-	if _, err := telemetry.Register(telemetry.WithTuner(t)); err != nil {
+	reg, err := telemetry.Register(telemetry.WithTuner(t))
+	if err != nil {
 		log.Fatal(err)
 	}
+	defer reg.Unregister()
+	// Output:
 }

@@ -28,6 +28,8 @@ func ExampleStart() {
 	defer t.Stop() // restores GOMAXPROCS and GOMEMLIMIT
 
 	// ... serve until ctx is done ...
+
+	// Output:
 }
 
 // Status says what the Tuner decided for each knob, who owns it and why:
@@ -62,6 +64,7 @@ func ExampleOnChange() {
 		log.Fatal(err)
 	}
 	defer t.Stop()
+	// Output:
 }
 
 // A policy's name is what SNUG_GOMAXPROCS_POLICY takes.

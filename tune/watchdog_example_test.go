@@ -33,6 +33,7 @@ func ExampleOnEvent() {
 		log.Fatal(err)
 	}
 	defer t.Stop()
+	// Output:
 }
 
 // A Tuner is the SpiralDetector of package probe: its GCDeathSpiral check
@@ -63,6 +64,7 @@ func ExampleWithDeathSpiral() {
 		log.Fatal(err)
 	}
 	defer t.Stop()
+	// Output:
 }
 
 // WithSnapshots writes a flight-recorder trace at each long pause (at most
@@ -76,6 +78,8 @@ func ExampleWithSnapshots() {
 	}
 	defer t.Stop()
 	// Later: go tool trace $dir/snug-trace-<pid>-<time>-1.trace
+
+	// Output:
 }
 
 // Status.Watchdog holds the last sample's numbers and the counters, for a
