@@ -47,7 +47,10 @@ const DefaultMemoryHeadroom = 0.05
 // uses for eviction. The check passes when the process has no cgroup or the
 // cgroup has no memory limit (nothing to protect against), and fails, with
 // the error, when the cgroup files cannot be read. A minFree outside (0, 1)
-// makes it fail with an error that says so.
+// makes it fail with an error that says so, and so does a nil r, such as
+// the nil *cgroup.Group that cgroup.Open returns with its error: pass the
+// Group only when Open succeeded (Standard leaves the check out for a nil
+// r).
 func MemoryHeadroom(r CgroupReader, minFree float64) Check {
 	return Check{
 		Name: "memory-headroom",
@@ -122,8 +125,8 @@ const (
 // other replicas have spare CPU and your latency goals matter more than
 // throughput. Never on /livez.
 //
-// A maxThrottled outside (0, 1] makes the check fail with an error that
-// says so.
+// A maxThrottled outside (0, 1], or a nil r, makes the check fail with an
+// error that says so.
 func CPUThrottling(r CgroupReader, maxThrottled float64) Check {
 	t := &throttleWindow{}
 	return Check{
