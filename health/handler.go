@@ -112,8 +112,8 @@ const (
 // Add registers checks. It returns an error, and registers none of them, if
 // any has a name that is invalid (1 to 63 of ASCII letters, digits, '-',
 // '_', '.'), reserved ("startup", "shutdown") or already registered, no
-// function, or a kind that is not Liveness, Readiness, Both or Startup.
-// Checks may be added while the handler serves.
+// function, a kind that is not Liveness, Readiness, Both or Startup, or a
+// negative Timeout. Checks may be added while the handler serves.
 func (h *Handler) Add(checks ...probe.Check) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
