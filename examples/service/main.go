@@ -93,9 +93,11 @@ func run(args []string) error {
 	}
 
 	// Health: the standard checks, and readiness held back until warm-up
-	// ends.
+	// ends. The Tuner's GC watchdog is the death-spiral detector: without
+	// it, liveness has no check for a heap stuck at GOMEMLIMIT. (A nil
+	// Tuner, when snug did not start, leaves that check out.)
 	h := health.New(health.Config{WaitForReady: true})
-	if err := h.Add(probe.Standard(reader, nil)...); err != nil {
+	if err := h.Add(probe.Standard(reader, tuner)...); err != nil {
 		return err
 	}
 

@@ -141,6 +141,12 @@ func TestService(t *testing.T) {
 	if !sawUnready {
 		t.Error("/readyz was never 503 during the 500 ms warm-up")
 	}
+	// Liveness has the standard checks, the GC watchdog's among them: a
+	// service stuck collecting garbage at its memory limit must be
+	// restarted.
+	if code, body := get(t, base+"/livez?verbose"); code != 200 || !strings.Contains(body, "[+]gc-death-spiral ok") || !strings.Contains(body, "[+]goroutines ok") {
+		t.Errorf("/livez?verbose: %d\n%s", code, body)
+	}
 
 	// The demo endpoint makes garbage, and refuses nonsense.
 	code, body := get(t, base+"/work?mib=64")
