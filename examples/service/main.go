@@ -68,6 +68,7 @@ func run(args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	serveGrace, flush := shutdownTimes(*grace)
 
 	// The blank import of snug started the Tuner at init; say what it did.
 	// Each Source names its knob first ("GOMAXPROCS 2: ...").
@@ -119,7 +120,7 @@ func run(args []string) error {
 		defer func() {
 			// Flush what OTLP has not sent yet, within a bound: the
 			// kubelet's SIGKILL does not wait.
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), flush)
 			defer cancel()
 			if err := p.Shutdown(ctx); err != nil {
 				log.Warn("metrics shutdown", "error", err)
@@ -147,13 +148,32 @@ func run(args []string) error {
 	fmt.Printf("listening on %s: /work /metrics /livez /readyz /healthz\n", *addr)
 	err = health.ServeAndDrain(context.Background(), srv, h, &health.DrainOptions{
 		DrainDelay:  *drainDelay,
-		GracePeriod: *grace,
+		GracePeriod: serveGrace,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Println("drained; bye")
 	return nil
+}
+
+// metricsFlush bounds the flush of the metrics at exit: OTLP's last push
+// must not wait for an unreachable collector until the kubelet's SIGKILL.
+const metricsFlush = 3 * time.Second
+
+// shutdownTimes splits the grace period (zero or less meaning
+// health.DefaultGracePeriod) between ServeAndDrain and the metrics flush
+// that follows it. Both count against the kubelet's SIGKILL, and
+// ServeAndDrain keeps only one second for what comes after it: given the
+// whole grace period, it could finish requests in flight until a second
+// before SIGKILL, and the flush would then be killed half-way. The flush
+// takes at most a quarter of a short grace period.
+func shutdownTimes(grace time.Duration) (serve, flush time.Duration) {
+	if grace <= 0 {
+		grace = health.DefaultGracePeriod
+	}
+	flush = min(metricsFlush, grace/4)
+	return grace - flush, flush
 }
 
 // maxWorkMiB bounds one /work request: the demo must not be a way to

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snug-go/snug/health"
 	"github.com/snug-go/snug/internal/promtest"
 )
 
@@ -253,6 +254,24 @@ func scrapeWithPrometheus(t *testing.T, target string) {
 			t.Errorf("%s: no result", c.q)
 		} else if v < c.lo || v > c.hi {
 			t.Errorf("%s = %v, want within [%v, %v]", c.q, v, c.lo, c.hi)
+		}
+	}
+}
+
+// TestShutdownTimes: the drain and the metrics flush after it fit in the
+// grace period together, so that the flush is not cut by SIGKILL.
+func TestShutdownTimes(t *testing.T) {
+	for _, c := range []struct{ grace, want time.Duration }{
+		{0, health.DefaultGracePeriod},
+		{-time.Second, health.DefaultGracePeriod},
+		{25 * time.Second, 25 * time.Second},
+		{2 * time.Second, 2 * time.Second},
+		{10 * time.Minute, 10 * time.Minute},
+	} {
+		serve, flush := shutdownTimes(c.grace)
+		if serve <= 0 || flush <= 0 || flush > metricsFlush || serve+flush != c.want {
+			t.Errorf("shutdownTimes(%v) = %v, %v: want both positive, the flush at most %v, and %v in all",
+				c.grace, serve, flush, metricsFlush, c.want)
 		}
 	}
 }
