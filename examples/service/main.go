@@ -65,6 +65,11 @@ func run(args []string) error {
 		"terminationGracePeriodSeconds less the preStop hook's time")
 	warmUp := fs.Duration("warm-up", time.Second, "simulated start-up work before the service reports ready")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			// -h asked for the usage, which fs has printed: not a
+			// failure (flag.ExitOnError exits 0 here too).
+			return nil
+		}
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))

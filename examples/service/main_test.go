@@ -275,3 +275,13 @@ func TestShutdownTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestHelp: -h prints the usage and is not an error, as with the flag
+// package's ExitOnError.
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "-help"} {
+		if err := run([]string{arg}); err != nil {
+			t.Errorf("run(%s) = %v, want nil", arg, err)
+		}
+	}
+}
