@@ -10,10 +10,11 @@
 //	curl localhost:8080/metrics
 //	curl 'localhost:8080/readyz?verbose'
 //
-// It listens on -addr: :8080 by default, or :$PORT when PORT is set. At
-// start it prints what it decided: GOMAXPROCS and GOMEMLIMIT with the
-// cgroup files behind them, the exporters, and the resource. examples/k8s
-// runs it in Kubernetes.
+// It listens on -addr: :8080 by default, or :$PORT when PORT is set to a
+// port number (another value is reported and ignored); -addr, when given,
+// wins over PORT. At start it prints what it decided: GOMAXPROCS and
+// GOMEMLIMIT with the cgroup files behind them, the exporters, and the
+// resource. examples/k8s runs it in Kubernetes.
 package main
 
 import (
@@ -51,7 +52,9 @@ func defaultAddr() string {
 		if n, err := strconv.Atoi(p); err == nil && n > 0 && n < 65536 {
 			return ":" + p
 		}
-		fmt.Fprintf(os.Stderr, "service: PORT=%q is not a port number: using :8080\n", p)
+		// The message names no address: an -addr flag, parsed later, may
+		// override the default.
+		fmt.Fprintf(os.Stderr, "service: PORT=%q is not a port number: ignored\n", p)
 	}
 	return ":8080"
 }
