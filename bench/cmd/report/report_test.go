@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -133,9 +134,10 @@ func TestMannWhitney(t *testing.T) {
 	if p := mannWhitneyP(nil, lo); p != 1 {
 		t.Errorf("empty: p = %v", p)
 	}
-	d := uDistribution(2, 2) // U over the 6 orderings of xx yy: 0 1 2 2 3 4
-	if want := []float64{1, 1, 2, 1, 1}; len(d) != len(want) || d[2] != 2 || d[0] != 1 || d[4] != 1 {
-		t.Errorf("uDistribution(2,2) = %v, want %v", d, want)
+	// U over the 6 orderings of xx yy: 0 1 2 2 3 4, doubled.
+	d := uDistribution([]float64{1, 2}, []float64{3, 4})
+	if want := []float64{1, 0, 1, 0, 2, 0, 1, 0, 1}; !slices.Equal(d, want) {
+		t.Errorf("uDistribution(2 vs 2) = %v, want %v", d, want)
 	}
 }
 
@@ -253,4 +255,77 @@ func TestProcsCell(t *testing.T) {
 			t.Errorf("runs %v, expected %d: %q, want %q", c.runs, c.expected, got, c.want)
 		}
 	}
+}
+
+// With ties, the p-value is the exact one of the permutation test over the
+// tied ranks (what benchstat computes), not the no-ties distribution with
+// U's half-counted ties looked up in it, which is smaller: {1,2,3,4}
+// against {4,5,6,7} has only 2 of the 70 splits with a rank sum as low
+// (either 4 can be the x), so p = 4/70, not 2/70 (which would pass 0.05).
+func TestMannWhitneyTies(t *testing.T) {
+	if p := mannWhitneyP([]float64{1, 2, 3, 4}, []float64{4, 5, 6, 7}); math.Abs(p-4.0/70) > 1e-12 {
+		t.Errorf("one tie across 4 vs 4: p = %v, want %v", p, 4.0/70)
+	}
+	// Against a brute force over every split of the pooled values.
+	for _, c := range [][2][]float64{
+		{{1, 2, 3, 3}, {3, 5, 6, 7}},
+		{{1, 1, 1, 1}, {1, 1, 1, 1}},
+		{{1, 1, 2, 2, 3}, {2, 3, 3, 4}},
+		{{5, 5, 5}, {1, 5, 9, 9, 9}},
+		{{1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}},
+		{{2, 2}, {1, 1, 3, 3, 3}},
+	} {
+		x, y := c[0], c[1]
+		if p, want := mannWhitneyP(x, y), bruteMannWhitneyP(x, y); math.Abs(p-want) > 1e-12 {
+			t.Errorf("%v vs %v: p = %v, want %v", x, y, p, want)
+		}
+	}
+}
+
+// bruteMannWhitneyP is the two-sided exact permutation p-value of U (ties
+// half) by enumerating every way to draw len(x) of the pooled values.
+func bruteMannWhitneyP(x, y []float64) float64 {
+	pool := append(append([]float64{}, x...), y...)
+	u2 := func(in func(int) bool) int {
+		u := 0
+		for i, a := range pool {
+			if !in(i) {
+				continue
+			}
+			for j, b := range pool {
+				if in(j) {
+					continue
+				}
+				switch {
+				case a > b:
+					u += 2
+				case a == b:
+					u++
+				}
+			}
+		}
+		return u
+	}
+	nm := len(x) * len(y)
+	abs := func(v int) int { return max(v, -v) }
+	obs := abs(u2(func(i int) bool { return i < len(x) }) - nm)
+	hits, total := 0, 0
+	for mask := 0; mask < 1<<len(pool); mask++ {
+		if bitsSet(mask) != len(x) {
+			continue
+		}
+		total++
+		if abs(u2(func(i int) bool { return mask&(1<<i) != 0 })-nm) >= obs {
+			hits++
+		}
+	}
+	return float64(hits) / float64(total)
+}
+
+func bitsSet(v int) int {
+	n := 0
+	for ; v != 0; v &= v - 1 {
+		n++
+	}
+	return n
 }
