@@ -128,6 +128,10 @@ func BenchmarkCPU(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	load, win, err := benchEnv(testing.Short())
+	if err != nil {
+		b.Fatal(err)
+	}
 	useCgroups := canUseCgroups(b)
 	ncpu := runtime.NumCPU()
 	short := testing.Short()
@@ -148,9 +152,9 @@ func BenchmarkCPU(b *testing.B) {
 					peer:     p.name,
 					quota:    q,
 					scenario: "steady",
-					rate:     loadFraction() * cpus * 1e9 / float64(cost),
+					rate:     load * cpus * 1e9 / float64(cost),
 					warmup:   warmup(short),
-					window:   window(short),
+					window:   win,
 					cgroup:   useCgroups,
 				}
 				runCase(b, bin, spec, func(o outcome) {
@@ -197,6 +201,10 @@ func BenchmarkMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	load, win, err := benchEnv(testing.Short())
+	if err != nil {
+		b.Fatal(err)
+	}
 	if !canUseCgroups(b) {
 		b.Skip("the memory cases need real cgroups")
 	}
@@ -213,12 +221,12 @@ func BenchmarkMemory(b *testing.B) {
 					quota:    memQuota,
 					memMiB:   memLimitMiB,
 					scenario: scenario,
-					rate:     loadFraction() * memQuota * 1e9 / float64(cost),
+					rate:     load * memQuota * 1e9 / float64(cost),
 					warmup:   warmup(short),
 					// Twice the CPU cases' window: the memory outside
 					// the heap grows over 40% of it (4 s), slowly
 					// enough for a watchdog that samples every second.
-					window:   window(short) * 2,
+					window:   win * 2,
 					burstMiB: burstMiB,
 					cgroup:   true,
 				}
@@ -253,6 +261,18 @@ func BenchmarkMemory(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchEnv returns the load and the window SNUG_BENCH_LOAD and
+// SNUG_BENCH_WINDOW ask for.
+func benchEnv(short bool) (load float64, win time.Duration, err error) {
+	if load, err = loadFraction(); err != nil {
+		return 0, 0, err
+	}
+	if win, err = window(short); err != nil {
+		return 0, 0, err
+	}
+	return load, win, nil
 }
 
 // checkRan fails b unless the run served requests and saw the collector

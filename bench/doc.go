@@ -97,7 +97,9 @@
 // SNUG_BENCH_LOAD (share of the quota the arrival rate uses, default 0.5),
 // SNUG_BENCH_COST (pin the calibrated CPU cost of a request, such as 180us,
 // to compare runs across machines or days), SNUG_BENCH_SCHED (other, the
-// default, or batch: run the workload under SCHED_BATCH, see below).
+// default, or batch: run the workload under SCHED_BATCH, see below). A
+// value that cannot be used fails the benchmarks rather than running them
+// at the default.
 //
 // # The GC pause with two Ps
 //

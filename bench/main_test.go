@@ -66,12 +66,16 @@ func printConfig() {
 	}
 	fmt.Printf("cgroup: %s\n", cgroupDescription())
 	fmt.Printf("snug-policy: %s\n", tune.DefaultPolicy)
-	fmt.Printf("load: %g of the quota\n", loadFraction())
+	if load, err := loadFraction(); err == nil {
+		fmt.Printf("load: %g of the quota\n", load)
+	}
 	if sched, err := schedPolicy(); err == nil {
 		fmt.Printf("sched: %s\n", sched)
 	}
 	fmt.Printf("warmup: %v\n", warmup(testing.Short()))
-	fmt.Printf("window: %v\n", window(testing.Short()))
+	if w, err := window(testing.Short()); err == nil {
+		fmt.Printf("window: %v\n", w)
+	}
 	if c, err := requestCost(); err == nil {
 		fmt.Printf("request-cost: %v\n", time.Duration(c))
 	}
@@ -124,13 +128,18 @@ func cgroupDescription() string {
 // loadFraction is the share of the quota (or of all CPUs, without one) the
 // arrival rate is set to consume: SNUG_BENCH_LOAD, default 0.5. Half the
 // quota leaves room for the collector's bursts, as a sized service does.
-func loadFraction() float64 {
-	if v := os.Getenv("SNUG_BENCH_LOAD"); v != "" {
-		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 && f <= 2 {
-			return f
-		}
+// Any other value is an error: a run at the default under a name that
+// says otherwise would be mislabelled.
+func loadFraction() (float64, error) {
+	v := os.Getenv("SNUG_BENCH_LOAD")
+	if v == "" {
+		return 0.5, nil
 	}
-	return 0.5
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0 && f <= 2) {
+		return 0, fmt.Errorf("SNUG_BENCH_LOAD=%q: want a share of the quota above 0 and at most 2, such as 0.8", v)
+	}
+	return f, nil
 }
 
 // schedPolicy is the Linux scheduling policy the workload runs under:
@@ -151,17 +160,20 @@ func schedPolicy() (string, error) {
 }
 
 // window is the measured part of each run: SNUG_BENCH_WINDOW, default 5s,
-// or 1s with -short.
-func window(short bool) time.Duration {
+// or 1s with -short; a value that is not a duration of at least 200ms is
+// an error.
+func window(short bool) (time.Duration, error) {
 	if v := os.Getenv("SNUG_BENCH_WINDOW"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d >= 200*time.Millisecond {
-			return d
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 200*time.Millisecond {
+			return 0, fmt.Errorf("SNUG_BENCH_WINDOW=%q: want a duration of at least 200ms, such as 10s", v)
 		}
+		return d, nil
 	}
 	if short {
-		return time.Second
+		return time.Second, nil
 	}
-	return 5 * time.Second
+	return 5 * time.Second, nil
 }
 
 // warmup is the part of each run before the window: long enough for every

@@ -122,3 +122,29 @@ func TestSchedPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A malformed or out-of-range SNUG_BENCH_WINDOW or SNUG_BENCH_LOAD is an
+// error, as SNUG_BENCH_COST and SNUG_BENCH_SCHED are, not a silent run at
+// the default: SNUG_BENCH_WINDOW=100ms must not measure 5 s, nor
+// SNUG_BENCH_LOAD=80% run at half the quota under a results header that
+// only says 0.5.
+func TestBenchEnv(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 5 * time.Second, "10s": 10 * time.Second, "200ms": 200 * time.Millisecond, "100ms": 0, "10": 0, "soon": 0} {
+		t.Setenv("SNUG_BENCH_WINDOW", v)
+		got, err := window(false)
+		if got != want || (err != nil) != (want == 0) {
+			t.Errorf("SNUG_BENCH_WINDOW=%q: %v, %v; want %v", v, got, err, want)
+		}
+	}
+	t.Setenv("SNUG_BENCH_WINDOW", "")
+	if got, err := window(true); got != time.Second || err != nil {
+		t.Errorf("short window: %v, %v", got, err)
+	}
+	for v, want := range map[string]float64{"": 0.5, "0.8": 0.8, "2": 2, "80%": 0, "0": 0, "3": 0, "NaN": 0} {
+		t.Setenv("SNUG_BENCH_LOAD", v)
+		got, err := loadFraction()
+		if got != want || (err != nil) != (want == 0) {
+			t.Errorf("SNUG_BENCH_LOAD=%q: %v, %v; want %v", v, got, err, want)
+		}
+	}
+}
