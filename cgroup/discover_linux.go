@@ -23,7 +23,7 @@ type Group struct {
 	small     [192]byte // v1 CFS period and the joined quota/period value
 	limitPlan []limitFile
 	statsPlan statsPlan
-	// cfsAt is the ancestor whose CPU quota the last Limits found the
+	// cfsAt is the ancestor whose CPU quota Stats last found the
 	// tightest, nil for the process's own cgroup or no quota: the kernel
 	// counts throttling in the cpu.stat of the cgroup whose quota ran out,
 	// so Stats reads the CFS counters there.

@@ -156,6 +156,10 @@ func TestFixtureV2Kubernetes(t *testing.T) {
 	if s.CPUUsage.Microseconds() != 2500000 || s.Periods != 80 || s.ThrottledPeriods != 30 || s.ThrottledTime.Microseconds() != 654321 || s.CFSCgroup != k8sPod {
 		t.Errorf("cpu stats: %+v", s)
 	}
+	// Stats finds the tightest quota by itself, without a Limits call.
+	if s, err := mustOpen(t, root).Stats(); err != nil || s.CFSCgroup != k8sPod || s.ThrottledPeriods != 30 {
+		t.Errorf("Stats alone: CFS counters from %q (%d throttled), %v: want the pod's", s.CFSCgroup, s.ThrottledPeriods, err)
+	}
 	if !s.CPUPressure.Valid || s.CPUPressure.Some.Avg10 != 1.5 || s.CPUPressure.Full.Total.Microseconds() != 1234 {
 		t.Errorf("cpu pressure: %+v", s.CPUPressure)
 	}

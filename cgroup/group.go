@@ -66,9 +66,9 @@ func (g *Group) Close() { g.close() }
 func (g *Group) Limits() (Limits, error) { return g.limits() }
 
 // Stats reads the usage counters of the process's own cgroup, and the CFS
-// throttling counters of the cgroup whose CPU quota the last Limits call
-// found the tightest (see Stats.CFSCgroup). Like Limits, it returns what it
-// could read along with an error naming each file it could not.
+// throttling counters of the cgroup whose CPU quota is the tightest (see
+// Stats.CFSCgroup). Like Limits, it returns what it could read along with
+// an error naming each file it could not.
 func (g *Group) Stats() (Stats, error) { return g.stats() }
 
 // Paths reports the cgroup directories Open resolved, keyed by controller

@@ -154,43 +154,23 @@ func (g *Group) limits() (Limits, error) {
 	l := Limits{Mode: g.mode}
 	var errs []error
 	memsw, memswSrc := int64(0), Source{}
-	var cpuAt *limitFile // the tightest quota's file
-	cpuFailed := false
 	for i := range g.limitPlan {
 		f := &g.limitPlan[i]
 		data, err := f.path.read(g.buf)
 		if err != nil {
 			errs = append(errs, err)
-			cpuFailed = cpuFailed || f.kind == kCPUMax || f.kind == kCFSQuota
 			continue
 		}
 		data = bytes.TrimSpace(data)
 		switch f.kind {
 		case kCPUMax, kCFSQuota:
-			quota, period, ok := parseCPUMax(data)
-			if f.kind == kCFSQuota {
-				var err error
-				if quota, period, err = g.readCFS(f, data); err != nil {
-					errs = append(errs, err)
-					cpuFailed = true
-					continue
-				}
-			} else if !ok {
-				errs = append(errs, syntaxError(f.path.name, "want \"max|QUOTA PERIOD\", have %q", data))
-				cpuFailed = true
+			cpus, err := g.quota(f, data)
+			if err != nil {
+				errs = append(errs, err)
 				continue
 			}
-			if quota > 0 {
-				cpus := float64(quota) / float64(period)
-				if l.CPU == 0 || cpus < l.CPU {
-					cpuAt = f
-					l.CPU = cpus
-					if f.kind == kCFSQuota {
-						l.CPUSource = f.source(f.lastStr)
-					} else {
-						l.CPUSource = f.source(f.value(data))
-					}
-				}
+			if cpus > 0 && (l.CPU == 0 || cpus < l.CPU) {
+				l.CPU, l.CPUSource = cpus, f.source(f.lastStr)
 			}
 		case kMemoryMax, kMemoryHigh, kPidsMax, kMemswMax:
 			v, ok := parseLimit(data)
@@ -256,14 +236,6 @@ func (g *Group) limits() (Limits, error) {
 	if memsw > 0 && l.MemoryMax > 0 && memsw >= l.MemoryMax {
 		l.SwapMax, l.NoSwap, l.SwapMaxSource = memsw-l.MemoryMax, memsw == l.MemoryMax, memswSrc
 	}
-	if !cpuFailed {
-		// Stats counts throttling where the tightest quota is; a quota
-		// not read keeps the level of the last reading.
-		g.cfsAt = nil
-		if cpuAt != nil && cpuAt.cfsStat != nil {
-			g.cfsAt = cpuAt
-		}
-	}
 	if g.self {
 		if n := g.affinityCount(); n > 0 && (l.CPUs == 0 || n < l.CPUs) {
 			l.CPUs, l.CPUsSource = n, Source{File: "sched_getaffinity", Value: g.affinityS}
@@ -273,6 +245,53 @@ func (g *Group) limits() (Limits, error) {
 		l.CPUs, l.CPUsSource = runtime.NumCPU(), Source{File: "runtime.NumCPU"}
 	}
 	return l, joinErrors(errs)
+}
+
+// quota parses a CPU quota file read into data (v2 cpu.max, or v1
+// cpu.cfs_quota_us with its period read beside it) as the CPUs it allows,
+// 0 for no quota, and caches "QUOTA PERIOD" as the Source's value.
+func (g *Group) quota(f *limitFile, data []byte) (float64, error) {
+	if f.kind == kCFSQuota {
+		quota, period, err := g.readCFS(f, data)
+		if err != nil || quota <= 0 {
+			return 0, err
+		}
+		return float64(quota) / float64(period), nil
+	}
+	quota, period, ok := parseCPUMax(data)
+	if !ok {
+		return 0, syntaxError(f.path.name, "want \"max|QUOTA PERIOD\", have %q", data)
+	}
+	f.value(data)
+	if quota <= 0 {
+		return 0, nil
+	}
+	return float64(quota) / float64(period), nil
+}
+
+// tightestQuota re-reads the CPU quotas of the process's cgroup and its
+// ancestors and returns the entry of the tightest, nil for none. ok is
+// false when a quota could not be read or parsed (Limits reports why).
+func (g *Group) tightestQuota() (at *limitFile, ok bool) {
+	best := 0.0
+	for i := range g.limitPlan {
+		f := &g.limitPlan[i]
+		if f.kind != kCPUMax && f.kind != kCFSQuota {
+			continue
+		}
+		data, err := f.path.read(g.buf)
+		if err != nil {
+			return nil, false
+		}
+		cpus, err := g.quota(f, bytes.TrimSpace(data))
+		if err != nil {
+			return nil, false
+		}
+		if cpus > 0 && (best == 0 || cpus < best) {
+			at, best = f, cpus
+		}
+	}
+	return at, true
 }
 
 // readCFS reads the v1 period beside an already read quota and caches the

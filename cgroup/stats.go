@@ -49,9 +49,9 @@ type Stats struct {
 	// elapsed, those in which the cgroup was throttled, and the total time
 	// it spent throttled. The kernel counts them in the cgroup whose quota
 	// ran out, not in its descendants (whose own counters stay at 0), so
-	// they are read from CFSCgroup: the cgroup whose quota the last Limits
-	// call found the tightest, and the process's own cgroup before any
-	// Limits call or when there is no quota. When an in-place change moves
+	// they are read from CFSCgroup: the cgroup whose quota is the
+	// tightest (Stats re-reads the quotas), or the process's own cgroup
+	// when there is no quota. When an in-place change moves
 	// the tightest quota to another level, the counters continue from that
 	// cgroup's, so compare CFSCgroup before subtracting two snapshots.
 	Periods, ThrottledPeriods uint64

@@ -182,9 +182,17 @@ func (g *Group) stats() (Stats, error) {
 			s.CFSCgroup = g.cpu.levels[0].cgroup
 		}
 	}
+	// The kernel counts throttling in the cgroup whose quota ran out, not
+	// in its descendants: when the tightest quota is an ancestor's, its
+	// counters, not ours, say whether the process was throttled. A quota
+	// that cannot be read now keeps the level found last.
+	if at, ok := g.tightestQuota(); ok {
+		g.cfsAt = nil
+		if at != nil && at.cfsStat != nil {
+			g.cfsAt = at
+		}
+	}
 	if at := g.cfsAt; at != nil {
-		// The tightest quota is an ancestor's: its counters, not ours,
-		// say whether the process was throttled.
 		s.Periods, s.ThrottledPeriods, s.ThrottledTime, s.HasCFS, s.CFSCgroup = 0, 0, 0, false, ""
 		if data := read(at.cfsStat); data != nil {
 			forEachKV(data, func(k []byte, v int64) { s.cfsKV(k, uint64(max(v, 0))) })
