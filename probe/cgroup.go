@@ -105,6 +105,9 @@ const (
 // CPUThrottling returns a readiness check named "cpu-throttling" that fails
 // when, since its previous verdict, the cgroup was throttled in more than
 // maxThrottled (a fraction, such as 0.5) of its CFS enforcement periods.
+// The cgroup is the one whose CPU quota is the tightest, the process's own
+// or an ancestor's (a pod-level limit, a systemd slice): the kernel counts
+// throttling there (see cgroup.Stats.CFSCgroup).
 //
 // The ratio is taken over the time between runs of the check (with the
 // kubelet's default periodSeconds, 10 s), and over at least 10 periods: a
@@ -138,6 +141,18 @@ func CPUThrottling(r CgroupReader, maxThrottled float64) Check {
 			}
 			if isNil(r) {
 				return errNilReader
+			}
+			// The kernel counts throttling in the cgroup whose quota ran
+			// out (the pod's, a systemd slice's), not in the process's
+			// own, and Stats reads the counters of the cgroup whose quota
+			// the last Limits call found the tightest: without this
+			// call, nothing else may ever make it, and the check reads
+			// counters that stay at 0. Its error is not the check's: a
+			// quota it could not read keeps the level of the previous
+			// reading, and an unreadable memory file is no reason to
+			// fail a CPU check.
+			if _, err := r.Limits(); noCgroup(err) {
+				return nil
 			}
 			stats, err := r.Stats()
 			if noCgroup(err) {

@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -279,6 +282,54 @@ func TestCPUThrottling(t *testing.T) {
 	}
 	if err := run(t, CPUThrottling(nil, 0.5)); !errors.Is(err, errNilReader) {
 		t.Fatalf("nil reader: %v", err)
+	}
+}
+
+// TestCPUThrottlingAncestorQuota reads a Kubernetes v2 layout where the CPU
+// quota is the pod's (a pod-level resources block): the kernel counts the
+// throttling in the pod's cpu.stat and the container's own counters stay 0.
+// The check alone, on a Group no one else has called Limits on, must see
+// the pod being throttled.
+func TestCPUThrottlingAncestorQuota(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("cgroup reading is Linux-only")
+	}
+	const pod = "/kubepods.slice/kubepods-pod1.slice"
+	const leaf = pod + "/cri-containerd-0123.scope"
+	root := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs := "sys/fs/cgroup"
+	write("proc/self/cgroup", "0::"+leaf+"\n")
+	write("proc/self/mountinfo", "1565 1566 0:29 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw\n")
+	write(fs+"/cgroup.controllers", "cpu memory\n")
+	write(fs+leaf+"/cgroup.controllers", "cpu memory\n")
+	write(fs+leaf+"/cpu.max", "max 100000\n")
+	write(fs+leaf+"/cpu.stat", "usage_usec 100\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n")
+	write(fs+pod+"/cpu.max", "50000 100000\n")
+	write(fs+pod+"/cpu.stat", "usage_usec 100\nnr_periods 1000\nnr_throttled 10\nthrottled_usec 500\n")
+	g, err := cgroup.Open(cgroup.WithRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+
+	c := CPUThrottling(g, 0.5)
+	if err := run(t, c); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	// 100 more periods, 90 of them throttled, all in the pod's counters.
+	write(fs+pod+"/cpu.stat", "usage_usec 200\nnr_periods 1100\nnr_throttled 100\nthrottled_usec 900000\n")
+	if err := run(t, c); err == nil || !strings.Contains(err.Error(), "throttled in 90 of the last 100 CPU periods") {
+		t.Fatalf("pod throttled in 90 of 100 periods: err = %v", err)
 	}
 }
 
