@@ -161,7 +161,7 @@ func CPUThrottling(r CgroupReader, maxThrottled float64) Check {
 			if err != nil {
 				return fmt.Errorf("reading cgroup usage: %w", err)
 			}
-			return t.observe(time.Now(), stats.Periods, stats.ThrottledPeriods, maxThrottled)
+			return t.observe(time.Now(), stats.CFSCgroup, stats.Periods, stats.ThrottledPeriods, maxThrottled)
 		},
 	}
 }
@@ -173,17 +173,20 @@ type throttleWindow struct {
 	mu                sync.Mutex
 	started           bool
 	at                time.Time // of the counters below
+	from              string    // the cgroup they were read from
 	periods, throttle uint64
 	verdict           error
 }
 
-func (t *throttleWindow) observe(now time.Time, periods, throttled uint64, max float64) error {
+func (t *throttleWindow) observe(now time.Time, from string, periods, throttled uint64, max float64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.started || periods < t.periods || throttled < t.throttle {
-		// First run, or the counters went back (the cgroup was recreated):
-		// start a new window.
-		t.started, t.at, t.periods, t.throttle, t.verdict = true, now, periods, throttled, nil
+	if !t.started || from != t.from || periods < t.periods || throttled < t.throttle {
+		// First run, the counters are another cgroup's (the tightest
+		// quota moved to another level: its counters have nothing to do
+		// with the previous ones), or they went back (the cgroup was
+		// recreated): start a new window.
+		t.started, t.at, t.from, t.periods, t.throttle, t.verdict = true, now, from, periods, throttled, nil
 		return nil
 	}
 	dp, dt := periods-t.periods, throttled-t.throttle

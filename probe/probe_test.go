@@ -257,15 +257,15 @@ func TestCPUThrottling(t *testing.T) {
 		{70 * time.Second, 20, 20, true, "10 periods all throttled"},
 	}
 	for _, s := range steps {
-		err := w.observe(t0.Add(s.at), s.periods, s.throttled, 0.5)
+		err := w.observe(t0.Add(s.at), "", s.periods, s.throttled, 0.5)
 		if (err != nil) != s.wantFail {
 			t.Fatalf("%d/%d (%s): err = %v", s.throttled, s.periods, s.why, err)
 		}
 	}
-	if err := w.observe(t0.Add(80*time.Second), 2000, 1000, 0.5); err != nil {
+	if err := w.observe(t0.Add(80*time.Second), "", 2000, 1000, 0.5); err != nil {
 		t.Fatalf("980 of 1980 periods (49.5%%): %v", err)
 	}
-	if err := w.observe(t0.Add(90*time.Second), 2100, 1060, 0.5); err == nil || err.Error() != "throttled in 60 of the last 100 CPU periods (60.0%, over 50%)" {
+	if err := w.observe(t0.Add(90*time.Second), "", 2100, 1060, 0.5); err == nil || err.Error() != "throttled in 60 of the last 100 CPU periods (60.0%, over 50%)" {
 		t.Fatalf("message: %v", err)
 	}
 
@@ -330,6 +330,33 @@ func TestCPUThrottlingAncestorQuota(t *testing.T) {
 	write(fs+pod+"/cpu.stat", "usage_usec 200\nnr_periods 1100\nnr_throttled 100\nthrottled_usec 900000\n")
 	if err := run(t, c); err == nil || !strings.Contains(err.Error(), "throttled in 90 of the last 100 CPU periods") {
 		t.Fatalf("pod throttled in 90 of 100 periods: err = %v", err)
+	}
+}
+
+// TestCPUThrottlingCgroupMoves: when the tightest quota moves to another
+// level (an in-place resize of the pod's or the container's limit), Stats
+// continues with that cgroup's counters, which have nothing to do with the
+// previous ones: the check must start a new window, not subtract them.
+func TestCPUThrottlingCgroupMoves(t *testing.T) {
+	f := &fakeCgroup{}
+	c := CPUThrottling(f, 0.5)
+	steps := []struct {
+		from               string
+		periods, throttled uint64
+		wantFail           bool
+		why                string
+	}{
+		{"/pod/ctr", 100, 0, false, "first run"},
+		{"/pod", 100000, 90000, false, "the pod's counters, over its lifetime: a new window"},
+		{"/pod", 100100, 90010, false, "10 of 100 in the pod"},
+		{"/pod", 100200, 90100, true, "90 of 100 in the pod"},
+		{"/pod/ctr", 120, 20, false, "back to the container's counters: a new window"},
+	}
+	for _, s := range steps {
+		f.stats = cgroup.Stats{HasCFS: true, CFSCgroup: s.from, Periods: s.periods, ThrottledPeriods: s.throttled}
+		if err := run(t, c); (err != nil) != s.wantFail {
+			t.Fatalf("%s %d/%d (%s): err = %v", s.from, s.throttled, s.periods, s.why, err)
+		}
 	}
 }
 
