@@ -46,7 +46,8 @@ const DefaultMemoryHeadroom = 0.05
 // working set is usage less inactive page cache: the figures the kubelet
 // uses for eviction. The check passes when the process has no cgroup or the
 // cgroup has no memory limit (nothing to protect against), and fails, with
-// the error, when the cgroup files cannot be read. A minFree outside (0, 1)
+// the error, when the memory files it uses cannot be read (an unreadable
+// file of another controller does not fail it). A minFree outside (0, 1)
 // makes it fail with an error that says so, and so does a nil r, such as
 // the nil *cgroup.Group that cgroup.Open returns with its error: pass the
 // Group only when Open succeeded (Standard leaves the check out for a nil
@@ -62,11 +63,16 @@ func MemoryHeadroom(r CgroupReader, minFree float64) Check {
 			if isNil(r) {
 				return errNilReader
 			}
+			// Limits and Stats return what they could read with an error
+			// naming each file they could not: only the memory files
+			// this check uses can fail it. An unreadable cpuset or
+			// cpu.pressure would otherwise keep the replica out of
+			// service for as long as the file stays unreadable.
 			limits, err := r.Limits()
 			if noCgroup(err) {
 				return nil
 			}
-			if err != nil {
+			if cgroup.FailedFile(err, "memory.max", "memory.high", "memory.limit_in_bytes", "memory.stat") {
 				return fmt.Errorf("reading cgroup limits: %w", err)
 			}
 			limit, source := limits.MemoryLimit()
@@ -77,7 +83,7 @@ func MemoryHeadroom(r CgroupReader, minFree float64) Check {
 			if noCgroup(err) {
 				return nil
 			}
-			if err != nil {
+			if cgroup.FailedFile(err, "memory.current", "memory.usage_in_bytes", "memory.stat") {
 				return fmt.Errorf("reading cgroup usage: %w", err)
 			}
 			free := limit - stats.WorkingSet

@@ -141,6 +141,11 @@ func TestMemoryHeadroom(t *testing.T) {
 	v2 := cgroup.Source{File: "memory.max", Cgroup: "/kubepods/pod1", Value: "268435456"}
 	limit256 := cgroup.Limits{MemoryMax: 256 * mib, MemoryMaxSource: v2}
 	permission := &cgroup.FileError{Path: "/sys/fs/cgroup/memory.max", Err: fs.ErrPermission}
+	cpusetErr := &cgroup.FileError{Path: "/sys/fs/cgroup/cpuset.cpus.effective", Err: fs.ErrPermission}
+	highErr := &cgroup.FileError{Path: "/sys/fs/cgroup/memory.high", Err: fs.ErrPermission}
+	psiErr := &cgroup.FileError{Path: "/sys/fs/cgroup/cpu.pressure", Err: fs.ErrPermission}
+	currentErr := &cgroup.FileError{Path: "/sys/fs/cgroup/memory.current", Err: fs.ErrPermission}
+	statErr := &cgroup.FileError{Path: "/sys/fs/cgroup/memory/memory.stat", Err: fs.ErrPermission}
 	tests := []struct {
 		name    string
 		r       CgroupReader
@@ -161,6 +166,15 @@ func TestMemoryHeadroom(t *testing.T) {
 		{"limits unreadable", &fakeCgroup{limitsErr: permission}, 0.05, "reading cgroup limits: cgroup: /sys/fs/cgroup/memory.max: permission denied"},
 		{"stats unreadable", &fakeCgroup{limits: limit256, statsErr: errors.New("bad memory.stat")}, 0.05, "reading cgroup usage: bad memory.stat"},
 		{"stats: no cgroup", &fakeCgroup{limits: limit256, statsErr: cgroup.ErrNoCgroup}, 0.05, ""},
+		// Limits and Stats return what they read with an error naming each
+		// file they could not: one the check does not use must not fail it.
+		{"cpuset unreadable", &fakeCgroup{limits: limit256, limitsErr: cpusetErr, stats: cgroup.Stats{WorkingSet: 100 * mib}}, 0.05, ""},
+		{"cpuset unreadable, under 5% free", &fakeCgroup{limits: limit256, limitsErr: cpusetErr, stats: cgroup.Stats{WorkingSet: 250 * mib}}, 0.05, "97.7%"},
+		{"cpu.pressure unreadable", &fakeCgroup{limits: limit256, statsErr: psiErr, stats: cgroup.Stats{WorkingSet: 100 * mib}}, 0.05, ""},
+		{"cpu.pressure unreadable, under 5% free", &fakeCgroup{limits: limit256, statsErr: psiErr, stats: cgroup.Stats{WorkingSet: 250 * mib}}, 0.05, "97.7%"},
+		{"memory.high unreadable", &fakeCgroup{limits: limit256, limitsErr: highErr, stats: cgroup.Stats{WorkingSet: 100 * mib}}, 0.05, "reading cgroup limits: cgroup: /sys/fs/cgroup/memory.high: permission denied"},
+		{"memory.current unreadable", &fakeCgroup{limits: limit256, statsErr: errors.Join(psiErr, currentErr)}, 0.05, "reading cgroup usage: "},
+		{"v1 memory.stat unreadable", &fakeCgroup{limits: limit256, statsErr: statErr}, 0.05, "memory.stat"},
 		{"minFree 0", &fakeCgroup{}, 0, "must be a fraction"},
 		{"minFree 1", &fakeCgroup{}, 1, "must be a fraction"},
 		{"minFree NaN", &fakeCgroup{}, nanFloat(), "must be a fraction"},
