@@ -121,7 +121,9 @@ const (
 // only periods in which the cgroup ran, so a window that has gathered
 // fewer than 10 periods in 2 s means the cgroup was mostly idle, and
 // passes. The first run passes, having nothing to compare with. The check
-// passes when the process has no cgroup or no CPU quota.
+// passes when the process has no cgroup or no CPU quota, and fails, with the
+// error, when cpu.stat cannot be read (an unreadable file of another
+// controller does not fail it).
 //
 // It is off by default (not in [Standard]) because throttling is usually
 // not a reason to take a replica out of service: a bursty service with a
@@ -164,7 +166,9 @@ func CPUThrottling(r CgroupReader, maxThrottled float64) Check {
 			if noCgroup(err) {
 				return nil
 			}
-			if err != nil {
+			// Only cpu.stat holds the counters: an unreadable memory or
+			// PSI file is not this check's failure.
+			if cgroup.FailedFile(err, "cpu.stat") {
 				return fmt.Errorf("reading cgroup usage: %w", err)
 			}
 			return t.observe(time.Now(), stats.CFSCgroup, stats.Periods, stats.ThrottledPeriods, maxThrottled)

@@ -289,6 +289,26 @@ func TestCPUThrottling(t *testing.T) {
 	if err := run(t, CPUThrottling(&fakeCgroup{statsErr: errors.New("bad cpu.stat")}, 0.5)); err == nil || !strings.Contains(err.Error(), "bad cpu.stat") {
 		t.Fatalf("stats error: %v", err)
 	}
+	cpuStatErr := &cgroup.FileError{Path: "/sys/fs/cgroup/cpu.stat", Err: fs.ErrPermission}
+	if err := run(t, CPUThrottling(&fakeCgroup{statsErr: cpuStatErr}, 0.5)); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("cpu.stat unreadable: %v", err)
+	}
+	// An unreadable file the check does not use (a memory or PSI file)
+	// leaves the CFS counters sound: the check judges them.
+	f := &fakeCgroup{
+		statsErr:  &cgroup.FileError{Path: "/sys/fs/cgroup/memory.events", Err: fs.ErrPermission},
+		limitsErr: &cgroup.FileError{Path: "/sys/fs/cgroup/memory.max", Err: fs.ErrPermission},
+	}
+	c = CPUThrottling(f, 0.5)
+	for i, st := range []struct {
+		periods, throttled uint64
+		wantFail           bool
+	}{{100, 0, false}, {200, 10, false}, {300, 100, true}} {
+		f.stats = cgroup.Stats{HasCFS: true, CFSCgroup: "/", Periods: st.periods, ThrottledPeriods: st.throttled}
+		if err := run(t, c); (err != nil) != st.wantFail || (err != nil && !strings.Contains(err.Error(), "throttled in 90 of the last 100")) {
+			t.Fatalf("run %d with memory.events unreadable: %v", i, err)
+		}
+	}
 	for _, bad := range []float64{0, -1, 1.5, nanFloat()} {
 		if err := run(t, CPUThrottling(&fakeCgroup{}, bad)); err == nil || !strings.Contains(err.Error(), "must be a fraction") {
 			t.Fatalf("maxThrottled %v: %v", bad, err)
