@@ -150,6 +150,11 @@ func CPUThrottling(r CgroupReader, maxThrottled float64) Check {
 			if isNil(r) {
 				return errNilReader
 			}
+			// The counters are read under the window's lock: a run that
+			// read older counters than another but reached the window
+			// after it would take them for a reset and pass.
+			t.mu.Lock()
+			defer t.mu.Unlock()
 			// The kernel counts throttling in the cgroup whose quota ran
 			// out (the pod's, a systemd slice's), not in the process's
 			// own, and Stats reads the counters of the cgroup whose quota
@@ -176,11 +181,12 @@ func CPUThrottling(r CgroupReader, maxThrottled float64) Check {
 	}
 }
 
-// throttleWindow remembers the counters at the previous verdict. Its mutex
-// makes the check safe to run from several goroutines at once, which
-// happens when the same Check is registered with two handlers.
+// throttleWindow remembers the counters at the previous verdict. Its mutex,
+// held from the reading of the counters to the verdict, makes the check
+// safe to run from several goroutines at once, which happens when the same
+// Check is registered with two handlers.
 type throttleWindow struct {
-	mu                sync.Mutex
+	mu                sync.Mutex // held by the caller of observe
 	started           bool
 	at                time.Time // of the counters below
 	from              string    // the cgroup they were read from
@@ -189,8 +195,6 @@ type throttleWindow struct {
 }
 
 func (t *throttleWindow) observe(now time.Time, from string, periods, throttled uint64, max float64) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if !t.started || from != t.from || periods < t.periods || throttled < t.throttle {
 		// First run, the counters are another cgroup's (the tightest
 		// quota moved to another level: its counters have nothing to do

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -391,6 +392,76 @@ func TestCPUThrottlingCgroupMoves(t *testing.T) {
 		if err := run(t, c); (err != nil) != s.wantFail {
 			t.Fatalf("%s %d/%d (%s): err = %v", s.from, s.throttled, s.periods, s.why, err)
 		}
+	}
+}
+
+// stepCgroup hands out one Stats per call, in order; call number block
+// signals entered and waits for release before returning.
+type stepCgroup struct {
+	mu      sync.Mutex
+	calls   int
+	stats   []cgroup.Stats
+	block   int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *stepCgroup) Limits() (cgroup.Limits, error) { return cgroup.Limits{}, nil }
+
+func (s *stepCgroup) Stats() (cgroup.Stats, error) {
+	s.mu.Lock()
+	i := s.calls
+	s.calls++
+	s.mu.Unlock()
+	if i == s.block {
+		close(s.entered)
+		<-s.release
+	}
+	return s.stats[i], nil
+}
+
+// TestCPUThrottlingConcurrentRuns: two runs of the same check at once (the
+// Check registered with two handlers). The run that read its counters
+// first but reached the window last took its older counters for a reset
+// and passed while the cgroup was throttled in 90% of its periods.
+func TestCPUThrottlingConcurrentRuns(t *testing.T) {
+	cfs := func(periods, throttled uint64) cgroup.Stats {
+		return cgroup.Stats{HasCFS: true, CFSCgroup: "/", Periods: periods, ThrottledPeriods: throttled}
+	}
+	r := &stepCgroup{
+		stats:   []cgroup.Stats{cfs(100, 0), cfs(200, 90), cfs(300, 180), cfs(400, 270)},
+		block:   2,
+		entered: make(chan struct{}),
+		release: make(chan struct{}),
+	}
+	c := CPUThrottling(r, 0.5)
+	if err := run(t, c); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if err := run(t, c); err == nil {
+		t.Fatal("90 of 100 periods throttled: passed")
+	}
+	slow, fast := make(chan error, 1), make(chan error, 1)
+	go func() { slow <- run(t, c) }()
+	<-r.entered // the slow run is reading its counters
+	go func() { fast <- run(t, c) }()
+	// Let the slow run go once the fast one has finished, or, if the
+	// fast one waits for the slow one, after a while: the verdicts must
+	// be failures in either order, so the wait decides nothing.
+	var errFast error
+	fastDone := false
+	select {
+	case errFast = <-fast:
+		fastDone = true
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(r.release)
+	errSlow := <-slow
+	if !fastDone {
+		errFast = <-fast
+	}
+	if errSlow == nil || errFast == nil {
+		t.Fatalf("throttled in 90%% of periods, concurrent runs: slow %v, fast %v", errSlow, errFast)
 	}
 }
 
