@@ -155,18 +155,9 @@ func CPUThrottling(r CgroupReader, maxThrottled float64) Check {
 			// after it would take them for a reset and pass.
 			t.mu.Lock()
 			defer t.mu.Unlock()
-			// The kernel counts throttling in the cgroup whose quota ran
-			// out (the pod's, a systemd slice's), not in the process's
-			// own, and Stats reads the counters of the cgroup whose quota
-			// the last Limits call found the tightest: without this
-			// call, nothing else may ever make it, and the check reads
-			// counters that stay at 0. Its error is not the check's: a
-			// quota it could not read keeps the level of the previous
-			// reading, and an unreadable memory file is no reason to
-			// fail a CPU check.
-			if _, err := r.Limits(); noCgroup(err) {
-				return nil
-			}
+			// Stats reads the counters where the tightest quota is (the
+			// pod's, a systemd slice's): the kernel counts throttling
+			// there, not in the process's own cgroup.
 			stats, err := r.Stats()
 			if noCgroup(err) {
 				return nil
