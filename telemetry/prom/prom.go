@@ -29,13 +29,16 @@
 package prom
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
@@ -103,16 +106,31 @@ func New(opts ...Option) (*Exporter, error) {
 	}
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		// A failed callback loses its own series, not the whole scrape.
-		ErrorHandling:       promhttp.ContinueOnError,
+		ErrorHandling: promhttp.ContinueOnError,
+		// The series that fail (a label value that is not UTF-8, a name
+		// collision) are reported only here: without a log they would
+		// vanish from the scrape with no trace anywhere.
+		ErrorLog:            errorLog{},
 		MaxRequestsInFlight: maxScrapesInFlight,
 		Timeout:             o.timeout,
 	})
 	return &Exporter{Reader: exp, handler: h}, nil
 }
 
+// errorLog passes what the handler logs (series it could not gather or
+// encode) to the OpenTelemetry error handler, where the exporter reports
+// its other errors.
+type errorLog struct{}
+
+func (errorLog) Println(v ...any) {
+	otel.Handle(errors.New("prom: " + strings.TrimSuffix(fmt.Sprintln(v...), "\n")))
+}
+
 // ServeHTTP serves one scrape: it collects every metric of the
 // MeterProvider the Exporter is a reader of, then writes them in the
 // format the scraper asked for (text or protobuf, compressed if accepted).
+// A series that cannot be served (a label value that is not UTF-8) is left
+// out, and the reason goes to the OpenTelemetry error handler (otel.Handle).
 // Before the Exporter is registered with a MeterProvider it serves an
 // empty page.
 func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
