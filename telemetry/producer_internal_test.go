@@ -84,3 +84,28 @@ func TestConvertHistogram(t *testing.T) {
 		})
 	}
 }
+
+// TestSumEstimateBound pins what NewProducer's documentation says of the
+// estimated Sum, against the runtime's own buckets: a midpoint is within
+// 12.5% of any sample in its bucket from 256 ns up, and within 32 ns below.
+func TestSumEstimateBound(t *testing.T) {
+	for _, h := range histograms {
+		s := []metrics.Sample{{Name: h.sample}}
+		metrics.Read(s)
+		b := s[0].Value.Float64Histogram().Buckets
+		for i := 0; i+1 < len(b); i++ {
+			lo, hi := b[i], b[i+1]
+			if math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+				continue
+			}
+			half := (hi - lo) / 2
+			if lo >= 256e-9 {
+				if half/lo > 0.125+1e-9 {
+					t.Errorf("%s: bucket [%g, %g) midpoint off by up to %.1f%%", h.sample, lo, hi, 100*half/lo)
+				}
+			} else if half > 32e-9+1e-15 {
+				t.Errorf("%s: bucket [%g, %g) midpoint off by up to %g s", h.sample, lo, hi, half)
+			}
+		}
+	}
+}
