@@ -71,6 +71,14 @@ type Registration struct {
 // exists but cannot be read, they are left out too, and the reason goes to
 // the OpenTelemetry error handler (otel.Handle). Register fails only when
 // the MeterProvider refuses an instrument or a callback.
+//
+// Call it once per MeterProvider, with all the options. Each call adds its
+// own callbacks, and the SDK adds up what two callbacks observe for one
+// series: a second Register on the same provider, without Unregister of the
+// first, reports every go.* and container.* value twice over (GOMAXPROCS 2
+// as go.processor.limit 4). Package telemetry/export's Setup calls it on
+// the provider it builds, which it also makes the global one: give it the
+// options through export.WithTelemetry rather than calling Register again.
 func Register(opts ...Option) (*Registration, error) {
 	c := config{}
 	for _, o := range opts {
