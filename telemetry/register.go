@@ -3,6 +3,7 @@ package telemetry
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"go.opentelemetry.io/otel"
@@ -48,6 +49,22 @@ type Registration struct {
 	regs      []metric.Registration
 	group     *cgroup.Group // closed by Unregister when owned
 	ownsGroup bool
+	provider  metric.MeterProvider // its key in registered, nil if none
+}
+
+// registered holds the MeterProviders snug's instruments are registered
+// on, to refuse a second Register on one: the SDK adds up what two
+// callbacks observe for a series, so every value would be reported twice.
+var registered sync.Map
+
+// providerKey is mp as a key of registered, or nil when mp is not a
+// pointer (a value such as the no-op provider compares equal to every
+// other, and doubling its nothing does no harm).
+func providerKey(mp metric.MeterProvider) metric.MeterProvider {
+	if v := reflect.ValueOf(mp); v.Kind() == reflect.Pointer && !v.IsNil() {
+		return mp
+	}
+	return nil
 }
 
 // Register creates snug's instruments on a MeterProvider and registers the
@@ -72,11 +89,11 @@ type Registration struct {
 // the OpenTelemetry error handler (otel.Handle). Register fails only when
 // the MeterProvider refuses an instrument or a callback.
 //
-// Call it once per MeterProvider, with all the options. Each call adds its
-// own callbacks, and the SDK adds up what two callbacks observe for one
-// series: a second Register on the same provider, without Unregister of the
-// first, reports every go.* and container.* value twice over (GOMAXPROCS 2
-// as go.processor.limit 4). Package telemetry/export's Setup calls it on
+// Call it once per MeterProvider, with all the options: the SDK adds up
+// what two callbacks observe for one series, so a second Register would
+// report every go.* and container.* value twice over (GOMAXPROCS 2 as
+// go.processor.limit 4). Register refuses it with an error until the
+// first is unregistered. Package telemetry/export's Setup calls Register on
 // the provider it builds, which it also makes the global one: give it the
 // options through export.WithTelemetry rather than calling Register again.
 func Register(opts ...Option) (*Registration, error) {
@@ -87,8 +104,15 @@ func Register(opts ...Option) (*Registration, error) {
 	if c.provider == nil {
 		c.provider = otel.GetMeterProvider()
 	}
-	meter := c.provider.Meter(ScopeName)
 	r := &Registration{}
+	if key := providerKey(c.provider); key != nil {
+		if _, dup := registered.LoadOrStore(key, true); dup {
+			return nil, errors.New("telemetry: snug's instruments are already registered on this MeterProvider " +
+				"(a second Register would report every value twice): give one Register all the options, or Unregister the first")
+		}
+		r.provider = key
+	}
+	meter := c.provider.Meter(ScopeName)
 
 	add := func(reg metric.Registration, err error) error {
 		if err != nil {
@@ -162,6 +186,10 @@ func (r *Registration) Unregister() error {
 	if r.ownsGroup && r.group != nil {
 		r.group.Close()
 		r.group = nil
+	}
+	if r.provider != nil {
+		registered.Delete(r.provider)
+		r.provider = nil
 	}
 	return errors.Join(errs...)
 }
