@@ -307,6 +307,11 @@ func (t *Tuner) end() {
 		if memReleased {
 			n := debug.SetMemoryLimit(-1)
 			t.status.MemoryLimit = stoppedDecision(t.status.MemoryLimit, n, formatBytes(n), memWhy, now)
+			if n != t.mem.lastSet {
+				// Restored, or the application's: no longer lowered for
+				// the memory outside Go (WithoutRestore keeps it lowered).
+				t.status.Watchdog.OutsideDeducted = 0
+			}
 		}
 		t.status.Running = false
 		t.status.Watchdog.Running, t.status.Watchdog.Spiraling, t.status.Watchdog.SpiralReason = false, false, ""

@@ -782,3 +782,29 @@ func TestWatchdogStatusOutsideGo(t *testing.T) {
 		t.Errorf("GOMEMLIMIT 56 MiB for a 224 MiB target: OutsideDeducted %s, want 168 MiB", formatBytes(st.OutsideDeducted))
 	}
 }
+
+// After Stop, GOMEMLIMIT is no longer the Tuner's (Status gives it owner
+// off, at the value restored): Watchdog.OutsideDeducted, what GOMEMLIMIT is
+// lowered by, is 0 then, as its documentation says for a GOMEMLIMIT that is
+// not the Tuner's, not the deduction from before the restore.
+func TestWatchdogStatusOutsideDeductedAfterStop(t *testing.T) {
+	f := newFixture(t)
+	f.set("pod/ctr", "memory.max", "268435456")
+	outside := func(n int64) {
+		held := goHeld()
+		f.memoryStat(held+n, held+n, 0, 0, 0, 0)
+	}
+	outside(102 * mib) // there at Open, which plans the files Stats reads
+	before := memLimit()
+	tu := f.start(nil)
+	eventually(t, "a deduction", func() bool { outside(102 * mib); return tu.Status().Watchdog.OutsideDeducted > 0 })
+	tu.Stop()
+	st := tu.Status()
+	if st.MemoryLimit.Owner != OwnerOff || memLimit() != before {
+		t.Fatalf("GOMEMLIMIT %d after Stop, owner %s: want %d restored", memLimit(), st.MemoryLimit.Owner, before)
+	}
+	if st.Watchdog.OutsideDeducted != 0 {
+		t.Errorf("after Stop: OutsideDeducted %s, want 0: GOMEMLIMIT %s is the one found at Start",
+			formatBytes(st.Watchdog.OutsideDeducted), formatBytes(memLimit()))
+	}
+}
