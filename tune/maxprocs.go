@@ -257,13 +257,22 @@ func (k *maxProcs) noteChange(now time.Time, before, after int) {
 	k.lastChange, k.beforeChange = now, before
 }
 
-// stop restores GOMAXPROCS as it was at Start, if snug changed it. A
-// value other than the one snug set was set by the application since the
-// last evaluation (the runtime does not update a value set by a call):
-// it is the application's, as at the next evaluation, and stays.
+// appChanged reports whether GOMAXPROCS was set by the application since
+// the last evaluation, as the next evaluation would judge it: while snug
+// owns it, any other value (the runtime does not update a value set by a
+// call); while the runtime does, a value that is not its default.
+func (k *maxProcs) appChanged() bool {
+	cur := runtime.GOMAXPROCS(0)
+	return (k.owner == OwnerSnug && cur != k.lastSet) ||
+		(k.owner == OwnerRuntime && cur != k.lastSeen && cur != k.prevDefault)
+}
+
+// stop restores GOMAXPROCS as it was at Start, if snug changed it and the
+// application has not set it since the last evaluation: such a value is
+// the application's, as at the next evaluation, and stays.
 func (k *maxProcs) stop(restore bool) (stw uint64) {
 	cur := runtime.GOMAXPROCS(0)
-	if restore && !(k.owner == OwnerSnug && cur != k.lastSet) {
+	if restore && !k.appChanged() {
 		switch {
 		case k.owner == OwnerSnug && k.startRuntime:
 			runtime.SetDefaultGOMAXPROCS()

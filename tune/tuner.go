@@ -289,7 +289,7 @@ func (t *Tuner) end() {
 	t.endOnce.Do(func() {
 		// What the Tuner managed is no longer anyone's it knows of: Status
 		// says so (OwnerOff), with the value now in effect.
-		procsWhy := stoppedWhy(t.cfg.restore, t.procs.owner == OwnerSnug && runtime.GOMAXPROCS(0) != t.procs.lastSet)
+		procsWhy := stoppedWhy(t.cfg.restore, t.procs.appChanged())
 		procsReleased := t.procs.owner == OwnerSnug || (t.procs.owner == OwnerRuntime && !t.procs.startRuntime && t.cfg.restore)
 		memWhy := stoppedWhy(t.cfg.restore, debug.SetMemoryLimit(-1) != t.mem.lastSet)
 		memReleased := t.mem.owner == OwnerSnug

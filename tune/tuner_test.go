@@ -661,6 +661,24 @@ func TestStopKeepsApplicationChangeNotYetSeen(t *testing.T) {
 	}
 }
 
+// The same with the runtime in charge of GOMAXPROCS after Start replaced a
+// value set before it (which Stop restores when nobody changed it since).
+func TestStopKeepsApplicationChangeWhileRuntimeOwns(t *testing.T) {
+	skipOneCPU(t)
+	f := newFixture(t)
+	runtime.GOMAXPROCS(1) // another package's init, say
+	tu := f.start(nil, WithInterval(time.Hour))
+	if st := tu.Status(); st.MaxProcs.Owner != OwnerRuntime || procs() != ncpu() {
+		t.Fatalf("at Start: GOMAXPROCS %d owned by %s, want the runtime's %d", procs(), st.MaxProcs.Owner, ncpu())
+	}
+	appProcs := ncpu() + 1
+	runtime.GOMAXPROCS(appProcs)
+	tu.Stop()
+	if procs() != appProcs {
+		t.Errorf("GOMAXPROCS %d after Stop, want the application's %d kept", procs(), appProcs)
+	}
+}
+
 // The warning for a bad SNUG_GOMAXPROCS_POLICY lists every policy it
 // accepts, the default included.
 func TestEnvPolicyWarningNamesEveryPolicy(t *testing.T) {
