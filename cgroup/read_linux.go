@@ -98,12 +98,17 @@ func (f *cfile) read(buf []byte) ([]byte, error) {
 func (f *cfile) pread(buf []byte) (int, syscall.Errno) {
 	n := 0
 	for n < len(buf) {
-		r, _, errno := syscall.Syscall6(syscall.SYS_PREAD64, uintptr(f.fd),
-			uintptr(unsafe.Pointer(&buf[n])), uintptr(len(buf)-n), uintptr(n), 0, 0)
-		if errno == syscall.EINTR {
+		// syscall.Pread passes the 64-bit offset as each architecture's
+		// ABI wants it (split in two, and register-aligned on 32-bit ARM).
+		r, err := syscall.Pread(f.fd, buf[n:], int64(n))
+		if err == syscall.EINTR {
 			continue
 		}
-		if errno != 0 {
+		if err != nil {
+			errno, ok := err.(syscall.Errno) // it always is
+			if !ok {
+				errno = syscall.EIO
+			}
 			return 0, errno
 		}
 		if r == 0 {
