@@ -329,12 +329,22 @@ func (g *Group) affinityCount() int {
 	if errno != 0 {
 		return 0
 	}
-	n := 0
-	for _, w := range g.affinity[:int(r)/8] {
-		n += bits.OnesCount64(w)
-	}
+	n := maskCount(g.affinity[:], int(r))
 	if n != g.affinityN || g.affinityS == "" {
 		g.affinityN, g.affinityS = n, strconv.Itoa(n)+" CPUs"
+	}
+	return n
+}
+
+// maskCount counts the CPUs in the first size bytes of mask, as
+// sched_getaffinity returned it. The kernel copies its mask in whole longs:
+// on a 32-bit kernel built for at most 32 CPUs (armv7 boards) that is 4
+// bytes, half a uint64, so the count is by bytes (as the Go runtime's for
+// runtime.NumCPU), which also makes it the same on big-endian systems.
+func maskCount(mask []uint64, size int) int {
+	n := 0
+	for _, c := range unsafe.Slice((*byte)(unsafe.Pointer(&mask[0])), len(mask)*8)[:size] {
+		n += bits.OnesCount8(c)
 	}
 	return n
 }
