@@ -370,6 +370,7 @@ func watchStart(ctx context.Context, abort context.CancelCauseFunc, output strin
 type result struct {
 	output, console string
 	exitCode        int
+	qemuPID         int // for this package's tests: gone when run returns
 }
 
 // run does Run's work in dir, returning errors instead of failing a test so
@@ -442,7 +443,11 @@ func run(dir string, g Guest) (result, error) {
 	cmd.SysProcAttr = killWithParent()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	runErr := cmd.Run() // on timeout, kills qemu with SIGKILL and reaps it
+	runErr := cmd.Start()
+	if runErr == nil {
+		r.qemuPID = cmd.Process.Pid
+		runErr = cmd.Wait() // on timeout, kills qemu with SIGKILL and reaps it
+	}
 
 	con, _ := os.ReadFile(filepath.Join(dir, "console.log"))
 	out, _ := os.ReadFile(filepath.Join(dir, "output.log"))
