@@ -226,7 +226,13 @@ func TestCallbackAllocs(t *testing.T) {
 		t.Fatalf("%d callbacks registered", callbacks)
 	}
 	run()
-	if o.n < 20 {
+	// Without a cgroup (macOS, Windows, bare metal) there are no
+	// container metrics: 17 observations, against 40 or so with one.
+	want := 10
+	if g != nil {
+		want = 20
+	}
+	if o.n < want {
 		t.Fatalf("only %d observations", o.n)
 	}
 	if a := testing.AllocsPerRun(100, run); a != 0 {
