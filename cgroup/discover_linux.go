@@ -23,11 +23,13 @@ type Group struct {
 	small     [192]byte // v1 CFS period and the joined quota/period value
 	limitPlan []limitFile
 	statsPlan statsPlan
-	// cfsAt is the ancestor whose CPU quota Stats last found the
-	// tightest, nil for the process's own cgroup or no quota: the kernel
-	// counts throttling in the cpu.stat of the cgroup whose quota ran out,
-	// so Stats reads the CFS counters there.
+	// cfsAt is the ancestor whose CPU quota was last found the tightest,
+	// nil for the process's own cgroup or no quota: the kernel counts
+	// throttling in the cpu.stat of the cgroup whose quota ran out, so
+	// Stats reads the CFS counters there. cfsFresh: a Limits call found
+	// it since the last Stats, which need not read the quotas again.
 	cfsAt      *limitFile
+	cfsFresh   bool
 	affinity   [16]uint64 // room for 1024 CPUs
 	affinityN  int
 	affinityS  string

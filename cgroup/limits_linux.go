@@ -92,7 +92,11 @@ func (g *Group) planLimits() []limitFile {
 				}
 			}
 			if i > 0 && (kind == kCPUMax || kind == kCFSQuota) {
-				f.cfsStat = g.plan(h, i, "cpu.stat")
+				// Every cgroup with a quota file has a cpu.stat: opened
+				// at the first read, if this quota is ever the tightest,
+				// not at Open (the program's init).
+				f.cfsStat = newCFile(h.file(i, "cpu.stat"))
+				g.files.add(f.cfsStat)
 			}
 			plan = append(plan, f)
 		}
@@ -154,11 +158,14 @@ func (g *Group) limits() (Limits, error) {
 	l := Limits{Mode: g.mode}
 	var errs []error
 	memsw, memswSrc := int64(0), Source{}
+	var cpuAt *limitFile // the tightest quota's
+	cpuRead := true      // every quota file read and parsed
 	for i := range g.limitPlan {
 		f := &g.limitPlan[i]
 		data, err := f.path.read(g.buf)
 		if err != nil {
 			errs = append(errs, err)
+			cpuRead = cpuRead && f.kind != kCPUMax && f.kind != kCFSQuota
 			continue
 		}
 		data = bytes.TrimSpace(data)
@@ -167,10 +174,11 @@ func (g *Group) limits() (Limits, error) {
 			cpus, err := g.quota(f, data)
 			if err != nil {
 				errs = append(errs, err)
+				cpuRead = false
 				continue
 			}
 			if cpus > 0 && (l.CPU == 0 || cpus < l.CPU) {
-				l.CPU, l.CPUSource = cpus, f.source(f.lastStr)
+				l.CPU, l.CPUSource, cpuAt = cpus, f.source(f.lastStr), f
 			}
 		case kMemoryMax, kMemoryHigh, kPidsMax, kMemswMax:
 			v, ok := parseLimit(data)
@@ -236,6 +244,9 @@ func (g *Group) limits() (Limits, error) {
 	if memsw > 0 && l.MemoryMax > 0 && memsw >= l.MemoryMax {
 		l.SwapMax, l.NoSwap, l.SwapMaxSource = memsw-l.MemoryMax, memsw == l.MemoryMax, memswSrc
 	}
+	if cpuRead {
+		g.setCFSAt(cpuAt)
+	}
 	if g.self {
 		if n := g.affinityCount(); n > 0 && (l.CPUs == 0 || n < l.CPUs) {
 			l.CPUs, l.CPUsSource = n, Source{File: "sched_getaffinity", Value: g.affinityS}
@@ -267,6 +278,14 @@ func (g *Group) quota(f *limitFile, data []byte) (float64, error) {
 		return 0, nil
 	}
 	return float64(quota) / float64(period), nil
+}
+
+// setCFSAt records the tightest quota's entry (nil for none) for Stats.
+func (g *Group) setCFSAt(at *limitFile) {
+	g.cfsAt, g.cfsFresh = nil, true
+	if at != nil && at.cfsStat != nil {
+		g.cfsAt = at
+	}
 }
 
 // tightestQuota re-reads the CPU quotas of the process's cgroup and its

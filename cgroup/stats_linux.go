@@ -2,6 +2,7 @@ package cgroup
 
 import (
 	"errors"
+	"io/fs"
 	"syscall"
 	"time"
 )
@@ -184,20 +185,32 @@ func (g *Group) stats() (Stats, error) {
 	}
 	// The kernel counts throttling in the cgroup whose quota ran out, not
 	// in its descendants: when the tightest quota is an ancestor's, its
-	// counters, not ours, say whether the process was throttled. A quota
-	// that cannot be read now keeps the level found last.
-	if at, ok := g.tightestQuota(); ok {
-		g.cfsAt = nil
-		if at != nil && at.cfsStat != nil {
-			g.cfsAt = at
+	// counters, not ours, say whether the process was throttled. Limits
+	// finds that level as it reads the quotas; without a Limits call
+	// since the last Stats, they are read here. A quota that cannot be
+	// read now keeps the level found last.
+	if !g.cfsFresh {
+		if at, ok := g.tightestQuota(); ok {
+			g.setCFSAt(at)
 		}
 	}
+	g.cfsFresh = false
 	if at := g.cfsAt; at != nil {
-		s.Periods, s.ThrottledPeriods, s.ThrottledTime, s.HasCFS, s.CFSCgroup = 0, 0, 0, false, ""
-		if data := read(at.cfsStat); data != nil {
-			forEachKV(data, func(k []byte, v int64) { s.cfsKV(k, uint64(max(v, 0))) })
-			if s.HasCFS {
-				s.CFSCgroup = at.cgroup
+		data, err := at.cfsStat.read(g.buf)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Opened only now, and not there (a fixture: kernels have a
+			// cpu.stat wherever there is a quota file): our own counters
+			// stand, as for a level Open found without one.
+			at.cfsStat, g.cfsAt = nil, nil
+		} else {
+			s.Periods, s.ThrottledPeriods, s.ThrottledTime, s.HasCFS, s.CFSCgroup = 0, 0, 0, false, ""
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				forEachKV(data, func(k []byte, v int64) { s.cfsKV(k, uint64(max(v, 0))) })
+				if s.HasCFS {
+					s.CFSCgroup = at.cgroup
+				}
 			}
 		}
 	}
