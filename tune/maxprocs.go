@@ -269,10 +269,14 @@ func (k *maxProcs) appChanged() bool {
 
 // stop restores GOMAXPROCS as it was at Start, if snug changed it and the
 // application has not set it since the last evaluation: such a value is
-// the application's, as at the next evaluation, and stays.
-func (k *maxProcs) stop(restore bool) (stw uint64) {
+// the application's, as at the next evaluation, and stays. It reports
+// whether the Tuner managed the value until now (released), and what it
+// did with it (why, for Status).
+func (k *maxProcs) stop(restore bool) (stw uint64, released bool, why string) {
 	cur := runtime.GOMAXPROCS(0)
-	if restore && !k.appChanged() {
+	appSet := k.appChanged()
+	released = k.owner == OwnerSnug || (k.owner == OwnerRuntime && !k.startRuntime && restore)
+	if restore && !appSet {
 		switch {
 		case k.owner == OwnerSnug && k.startRuntime:
 			runtime.SetDefaultGOMAXPROCS()
@@ -284,7 +288,7 @@ func (k *maxProcs) stop(restore bool) (stw uint64) {
 			}
 		}
 	}
-	return stw
+	return stw, released, stoppedWhy(restore, appSet)
 }
 
 func (k *maxProcs) reason() string {

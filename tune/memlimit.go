@@ -152,11 +152,16 @@ func (k *memoryLimit) evaluate(now time.Time, l cgroup.Limits, initial bool) (ch
 
 // stop restores the limit found at Start, if snug replaced it and the
 // application did not call debug.SetMemoryLimit since the last evaluation
-// (which the next evaluation would have found and stepped back from).
-func (k *memoryLimit) stop(restore bool) {
-	if restore && k.owner == OwnerSnug && debug.SetMemoryLimit(-1) == k.lastSet {
+// (which the next evaluation would have found and stepped back from). It
+// reports whether the Tuner managed the limit until now (released), and
+// what it did with it (why, for Status).
+func (k *memoryLimit) stop(restore bool) (released bool, why string) {
+	appSet := debug.SetMemoryLimit(-1) != k.lastSet
+	released = k.owner == OwnerSnug
+	if restore && released && !appSet {
 		debug.SetMemoryLimit(k.startValue)
 	}
+	return released, stoppedWhy(restore, appSet)
 }
 
 func (k *memoryLimit) setDecision(now time.Time, value int64, reason, source string) {

@@ -289,12 +289,8 @@ func (t *Tuner) end() {
 	t.endOnce.Do(func() {
 		// What the Tuner managed is no longer anyone's it knows of: Status
 		// says so (OwnerOff), with the value now in effect.
-		procsWhy := stoppedWhy(t.cfg.restore, t.procs.appChanged())
-		procsReleased := t.procs.owner == OwnerSnug || (t.procs.owner == OwnerRuntime && !t.procs.startRuntime && t.cfg.restore)
-		memWhy := stoppedWhy(t.cfg.restore, debug.SetMemoryLimit(-1) != t.mem.lastSet)
-		memReleased := t.mem.owner == OwnerSnug
-		stw := t.procs.stop(t.cfg.restore)
-		t.mem.stop(t.cfg.restore)
+		stw, procsReleased, procsWhy := t.procs.stop(t.cfg.restore)
+		memReleased, memWhy := t.mem.stop(t.cfg.restore)
 		t.procs.model.close()
 		t.watch.stop()
 		t.group = nil // let its open files go with it
