@@ -63,6 +63,13 @@ func (f *fixture) memoryStat(current, anon, file, inactiveFile, shmem, kernel in
 	f.set("pod/ctr", "memory.current", fmt.Sprint(current))
 }
 
+// outsideGo writes memory.stat and memory.current for n bytes of anonymous
+// memory outside Go beside what the runtime holds now.
+func (f *fixture) outsideGo(n int64) {
+	held := goHeld()
+	f.memoryStat(held+n, held+n, 0, 0, 0, 0)
+}
+
 func TestWatchdogLowersForMemoryOutsideGo(t *testing.T) {
 	f := newFixture(t)
 	f.set("pod/ctr", "memory.max", "268435456")
@@ -749,11 +756,7 @@ func TestLongPauseThrottlingNeedsComparableCounters(t *testing.T) {
 func TestWatchdogStatusOutsideGo(t *testing.T) {
 	f := newFixture(t)
 	f.set("pod/ctr", "memory.max", "268435456")
-	outside := func(n int64) {
-		held := goHeld()
-		f.memoryStat(held+n, held+n, 0, 0, 0, 0)
-	}
-	outside(102 * mib)
+	f.outsideGo(102 * mib)
 
 	// GOMEMLIMIT is the operator's, or the lowering is off: measured, not
 	// deducted.
@@ -767,7 +770,7 @@ func TestWatchdogStatusOutsideGo(t *testing.T) {
 		// so can be the first few.
 		var st WatchdogStatus
 		eventually(t, fmt.Sprint(env, ": outside Go measured"), func() bool {
-			outside(102 * mib)
+			f.outsideGo(102 * mib)
 			st = tu.Status().Watchdog
 			return st.Samples >= 3 && st.OutsideGo >= 90*mib && st.OutsideGo <= 110*mib
 		})
@@ -781,9 +784,9 @@ func TestWatchdogStatusOutsideGo(t *testing.T) {
 	// Past the floor: GOMEMLIMIT goes from 224 MiB to 56 MiB, lowered by
 	// 168 MiB, not by the 1 GiB measured.
 	tu := f.start(nil)
-	eventually(t, "GOMEMLIMIT at the floor", func() bool { outside(1024 * mib); return memLimit() == 56*mib })
+	eventually(t, "GOMEMLIMIT at the floor", func() bool { f.outsideGo(1024 * mib); return memLimit() == 56*mib })
 	eventually(t, "the status", func() bool {
-		outside(1024 * mib)
+		f.outsideGo(1024 * mib)
 		return tu.Status().Watchdog.OutsideGo >= 1000*mib
 	})
 	if st := tu.Status().Watchdog; st.OutsideDeducted != 168*mib {
@@ -798,14 +801,10 @@ func TestWatchdogStatusOutsideGo(t *testing.T) {
 func TestWatchdogStatusOutsideDeductedAfterStop(t *testing.T) {
 	f := newFixture(t)
 	f.set("pod/ctr", "memory.max", "268435456")
-	outside := func(n int64) {
-		held := goHeld()
-		f.memoryStat(held+n, held+n, 0, 0, 0, 0)
-	}
-	outside(102 * mib) // there at Open, which plans the files Stats reads
+	f.outsideGo(102 * mib) // there at Open, which plans the files Stats reads
 	before := memLimit()
 	tu := f.start(nil)
-	eventually(t, "a deduction", func() bool { outside(102 * mib); return tu.Status().Watchdog.OutsideDeducted > 0 })
+	eventually(t, "a deduction", func() bool { f.outsideGo(102 * mib); return tu.Status().Watchdog.OutsideDeducted > 0 })
 	tu.Stop()
 	st := tu.Status()
 	if st.MemoryLimit.Owner != OwnerOff || memLimit() != before {
