@@ -311,6 +311,11 @@ func TestHostFollowsResize(t *testing.T) {
 	memLatency = lb.waitFor(t, "GOMEMLIMIT after the memory limit went to 128 MiB", changed, 2*time.Second,
 		func(r blankReport) bool { return r.GOMEMLIMIT == 96*mib })
 	t.Logf("followed a shrink: GOMEMLIMIT after %v", memLatency.Round(time.Millisecond))
+	// The Tuner logs a change just after making it, so the report can see
+	// the new value before the line is on stderr: give the line a moment.
+	for deadline := time.Now().Add(2 * time.Second); strings.Count(lb.stderr.String(), "changed") < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if n := strings.Count(lb.stderr.String(), "changed"); n != 3 {
 		t.Errorf("%d change lines in the log, want 3 (two for memory, one for GOMAXPROCS):\n%s", n, lb.stderr.String())
 	}
