@@ -146,7 +146,13 @@ func readBounded(path string, max int64) ([]byte, error) {
 	data := make([]byte, 0, 16<<10)
 	for {
 		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
+			// Double, but to no more than one byte past the bound: that
+			// byte is enough to know the file is over it, and a file
+			// just over 16 MiB then costs 16 MiB, not the 20 MiB of
+			// append's growth and the reads to fill it.
+			grown := make([]byte, len(data), min(2*int64(cap(data)), max+1))
+			copy(grown, data)
+			data = grown
 		}
 		n, err := f.Read(data[len(data):cap(data)])
 		data = data[:len(data)+n]
