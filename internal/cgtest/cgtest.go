@@ -3,7 +3,8 @@
 // has (v1, v2 or hybrid), with real CPU quotas and memory limits, and a way
 // to start a process inside them. It never touches a cgroup outside the
 // test process's own subtree, moves only processes it starts there, and
-// removes everything at the end of the test.
+// removes everything at the end of the test. What a test binary killed
+// before its end left behind, New removes the next time it runs.
 //
 // It needs root and a writable cgroup filesystem. Where those are missing,
 // New skips the test with the reason, unless SNUG_REQUIRE_CGROUP=1 is set
@@ -88,6 +89,19 @@ func New(t testing.TB, name string) *Group {
 		t.Fatal(err)
 	}
 	own := ownPaths(string(procs))
+	var parents []string
+	if self.Mode() == cgroup.ModeV2 {
+		parents = append(parents, paths["unified"])
+	} else {
+		for _, c := range controllers {
+			if paths[c] != "" {
+				parents = append(parents, paths[c])
+			}
+		}
+	}
+	// A test binary killed before its t.Cleanup ran leaves its cgroups
+	// behind for ever; each New clears those of dead processes first.
+	removeStale(t, parents)
 	name = fmt.Sprintf("%s-%d-%d", name, os.Getpid(), time.Now().UnixNano()%1e6)
 	g := &Group{t: t, dirs: map[string]string{}, Cgroup: map[string]string{}}
 	if self.Mode() == cgroup.ModeV2 {
@@ -275,6 +289,15 @@ func (g *Group) Procs() []int {
 // left in it first (only processes the harness started can be there).
 // Children are removed before parents because t.Cleanup runs last-in first.
 func remove(t testing.TB, dir string) {
+	if err := removeDir(dir); err != nil {
+		t.Errorf("cgtest: %v", err)
+	}
+}
+
+// removeDir is remove without a test to fail, so that cleaning up after
+// earlier, killed test processes can only log.
+func removeDir(dir string) error {
+	var err error
 	for attempt := 0; attempt < 50; attempt++ {
 		data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 		for _, f := range strings.Fields(string(data)) {
@@ -284,11 +307,11 @@ func remove(t testing.TB, dir string) {
 				}
 			}
 		}
-		err := os.Remove(dir)
+		err = os.Remove(dir)
 		if err == nil || errors.Is(err, os.ErrNotExist) {
-			return
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Errorf("cgtest: could not remove %s", dir)
+	return fmt.Errorf("could not remove %s: %w", dir, err)
 }
