@@ -74,8 +74,9 @@ func Require(t testing.TB) {
 	}
 }
 
-// New makes a child cgroup named name+pid under the test process's own
-// cgroup in every hierarchy, and removes it when the test ends.
+// New makes a child cgroup named snug-name-pid-n (a name that starts with
+// snug- keeps its prefix) under the test process's own cgroup in every
+// hierarchy, and removes it when the test ends.
 func New(t testing.TB, name string) *Group {
 	t.Helper()
 	Require(t)
@@ -102,6 +103,9 @@ func New(t testing.TB, name string) *Group {
 	// A test binary killed before its t.Cleanup ran leaves its cgroups
 	// behind for ever; each New clears those of dead processes first.
 	removeStale(t, parents)
+	if !strings.HasPrefix(name, "snug-") {
+		name = "snug-" + name // the mark removeStale goes by
+	}
 	name = fmt.Sprintf("%s-%d-%d", name, os.Getpid(), time.Now().UnixNano()%1e6)
 	g := &Group{t: t, dirs: map[string]string{}, Cgroup: map[string]string{}}
 	if self.Mode() == cgroup.ModeV2 {

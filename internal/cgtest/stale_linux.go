@@ -11,10 +11,11 @@ import (
 )
 
 // staleName matches the names the harness gives directories in the test
-// process's own cgroup: New's <name>-<pid>-<n> (n is below 1e6) and Skip's
-// snug-probe-<pid>. Child's names need no pattern: they only ever sit
+// process's own cgroup: New's snug-<name>-<pid>-<n> (n is below 1e6) and
+// Skip's snug-probe-<pid>. The prefix keeps other tools' directories out of
+// it where the test's cgroup is a shared root (the cpu hierarchy here). Child's names need no pattern: they only ever sit
 // inside one of New's directories and go with it.
-var staleName = regexp.MustCompile(`^(?:.+-([0-9]+)-[0-9]{1,6}|snug-probe-([0-9]+))$`)
+var staleName = regexp.MustCompile(`^(?:snug-.+-([0-9]+)-[0-9]{1,6}|snug-probe-([0-9]+))$`)
 
 // pidMaxLimit is the kernel's PID_MAX_LIMIT: no pid is larger.
 const pidMaxLimit = 1 << 22

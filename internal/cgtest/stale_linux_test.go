@@ -51,11 +51,11 @@ func TestNewRemovesStaleCgroups(t *testing.T) {
 	dead := deadPid(t)
 	me := os.Getpid()
 
-	stale := filepath.Join(parent, fmt.Sprintf("cgtest-stale-of-%d-%d-12", me, dead))
+	stale := filepath.Join(parent, fmt.Sprintf("snug-cgtest-stale-of-%d-%d-12", me, dead))
 	leaf := filepath.Join(stale, "leaf")
 	probe := filepath.Join(parent, fmt.Sprintf("snug-probe-%d", dead))
-	alive := filepath.Join(parent, fmt.Sprintf("cgtest-alive-%d-12", me))
-	unlike := filepath.Join(parent, fmt.Sprintf("cgtest-unlike-%d", dead))
+	alive := filepath.Join(parent, fmt.Sprintf("snug-cgtest-alive-%d-12", me))
+	unlike := filepath.Join(parent, fmt.Sprintf("othertool-%d-12", dead)) // not ours: no snug- prefix
 	for _, dir := range []string{stale, leaf, probe, alive, unlike} {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
