@@ -28,8 +28,14 @@ type Group struct {
 	// throttling in the cpu.stat of the cgroup whose quota ran out, so
 	// Stats reads the CFS counters there. cfsFresh: a Limits call found
 	// it since the last Stats, which need not read the quotas again.
-	cfsAt      *limitFile
-	cfsFresh   bool
+	cfsAt    *limitFile
+	cfsFresh bool
+	// memAt is the entry of the memory limit that binds (as
+	// Limits.MemoryLimit picks it), nil for none; memFresh, like
+	// cfsFresh, says a Limits call found it since the last Stats. Stats
+	// reads the usage the kernel holds against that limit there.
+	memAt      *limitFile
+	memFresh   bool
 	affinity   [16]uint64 // room for 1024 CPUs
 	affinityN  int
 	affinityS  string

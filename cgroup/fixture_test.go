@@ -170,6 +170,91 @@ func TestFixtureV2Kubernetes(t *testing.T) {
 	}
 }
 
+// A pod whose memory limit is on the pod (Kubernetes pod-level resources)
+// with a container that has none: the kernel compares the pod's usage,
+// the sibling containers' included, with the pod's limit, so that is the
+// usage Stats reports against it. When an in-place resize gives the
+// container a tighter limit of its own, the next Limits moves it there.
+func TestFixturePodMemoryLimit(t *testing.T) {
+	fs := "sys/fs/cgroup"
+	files := map[string]string{
+		"proc/self/cgroup":                 "0::" + k8sLeaf + "\n",
+		"proc/self/mountinfo":              "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+		fs + "/cgroup.controllers":         "cpu memory\n",
+		fs + k8sLeaf + "/memory.max":       "max\n",
+		fs + k8sLeaf + "/memory.high":      "max\n",
+		fs + k8sLeaf + "/memory.current":   "52428800\n",
+		fs + k8sLeaf + "/memory.stat":      "anon 40000000\ninactive_file 2428800\n",
+		fs + k8sPod + "/memory.max":        "268435456\n",
+		fs + k8sPod + "/memory.high":       "max\n",
+		fs + k8sPod + "/memory.current":    "209715200\n",
+		fs + k8sPod + "/memory.stat":       "anon 150000000\nactive_file 1000\ninactive_file 20971520\n",
+		fs + "/kubepods.slice/memory.max":  "max\n",
+		fs + "/kubepods.slice/memory.high": "max\n",
+	}
+	root := tree(t, files)
+	podUsage := func(what string, s Stats) {
+		t.Helper()
+		if !s.HasMemoryLimitUsage || s.MemoryLimitCgroup != k8sPod || s.MemoryLimitCurrent != 200<<20 || s.MemoryLimitWorkingSet != 180<<20 {
+			t.Errorf("%s: usage against the limit %d (working set %d) from %q, has %v: want the pod's %d (%d)",
+				what, s.MemoryLimitCurrent, s.MemoryLimitWorkingSet, s.MemoryLimitCgroup, s.HasMemoryLimitUsage, 200<<20, 180<<20)
+		}
+		if s.MemoryCurrent != 50<<20 || s.WorkingSet != 50<<20-2428800 {
+			t.Errorf("%s: own usage %d (working set %d), want the container's", what, s.MemoryCurrent, s.WorkingSet)
+		}
+	}
+	g := mustOpen(t, root)
+	if l := mustLimits(t, g); l.MemoryMax != 256<<20 || l.MemoryMaxSource.Cgroup != k8sPod {
+		t.Fatalf("MemoryMax = %d from %v, want the pod's", l.MemoryMax, l.MemoryMaxSource)
+	}
+	s, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	podUsage("after Limits", s)
+	// Stats finds the binding limit by itself, without a Limits call.
+	s, err = mustOpen(t, root).Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	podUsage("Stats alone", s)
+
+	// memory.high binds where it is lower than memory.max: here the
+	// container's own.
+	if err := os.WriteFile(filepath.Join(root, fs, k8sLeaf, "memory.high"), []byte("104857600\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustLimits(t, g)
+	if s, err = g.Stats(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.HasMemoryLimitUsage || s.MemoryLimitCgroup != k8sLeaf || s.MemoryLimitCurrent != s.MemoryCurrent || s.MemoryLimitWorkingSet != s.WorkingSet {
+		t.Errorf("with the container's memory.high binding: usage against the limit %d (%d) from %q, has %v: want the container's own %d (%d)",
+			s.MemoryLimitCurrent, s.MemoryLimitWorkingSet, s.MemoryLimitCgroup, s.HasMemoryLimitUsage, s.MemoryCurrent, s.WorkingSet)
+	}
+	// Stats alone follows a change back, as Limits would.
+	if err := os.WriteFile(filepath.Join(root, fs, k8sLeaf, "memory.high"), []byte("max\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = g.Stats(); err != nil {
+		t.Fatal(err)
+	}
+	podUsage("Stats alone after the change", s)
+
+	// A pod usage file that cannot be parsed is an error naming it, and
+	// no usage against the limit rather than a wrong one.
+	if err := os.WriteFile(filepath.Join(root, fs, k8sPod, "memory.stat"), []byte("anon 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = g.Stats()
+	if err == nil || !strings.Contains(err.Error(), k8sPod+"/memory.stat") || s.HasMemoryLimitUsage {
+		t.Errorf("pod memory.stat without inactive_file: error %v, has usage %v; want an error naming it and no usage", err, s.HasMemoryLimitUsage)
+	}
+	if !s.HasMemoryCurrent || !s.HasMemoryStat {
+		t.Errorf("the container's own usage was lost with the pod's: %+v", s)
+	}
+}
+
 // Inside a cgroup namespace the process sees itself at "/" and the cgroup2
 // mount made in the namespace shows its own cgroup at the mount point.
 // Ancestors outside the namespace are invisible (and on v2 nothing reports
@@ -326,6 +411,10 @@ func TestFixtureV1HiddenAncestor(t *testing.T) {
 	}
 	if s.MemoryEvents.Max != 4 || s.MemoryEvents.OOMKill != 2 {
 		t.Errorf("events: %+v", s.MemoryEvents)
+	}
+	// The limit is a hidden ancestor's: no file shows its usage.
+	if s.HasMemoryLimitUsage || s.MemoryLimitCgroup != "" || s.MemoryLimitWorkingSet != 0 {
+		t.Errorf("usage against a hidden ancestor's limit: %d from %q, has %v; want none", s.MemoryLimitWorkingSet, s.MemoryLimitCgroup, s.HasMemoryLimitUsage)
 	}
 	if s.CPUUsage.Seconds() != 5 || s.CPUUser.Seconds() != 3 || s.CPUSystem.Seconds() != 1 ||
 		s.ThrottledPeriods != 2 || s.ThrottledTime.Milliseconds() != 5 {

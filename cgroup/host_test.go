@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -42,7 +43,12 @@ const reportEnv = "SNUG_CGROUP_REPORT"
 
 func TestMain(m *testing.M) {
 	if mib, err := strconv.Atoi(os.Getenv("SNUG_HOG_MIB")); err == nil {
-		hog(mib)
+		keep := hog(mib)
+		if os.Getenv("SNUG_HOG_HOLD") == "1" {
+			// Hold the memory until the test closes our stdin.
+			io.Copy(io.Discard, os.Stdin)
+		}
+		runtime.KeepAlive(keep)
 		os.Exit(0)
 	}
 	if os.Getenv(reportEnv) == "1" {
@@ -202,6 +208,53 @@ func TestHostAncestorTighter(t *testing.T) {
 	}
 	if l.MemoryMax != 128<<20 {
 		t.Errorf("MemoryMax = %d from %v, want parent's %d", l.MemoryMax, l.MemoryMaxSource, 128<<20)
+	}
+}
+
+// Under a parent's memory limit the kernel compares the parent's usage,
+// a sibling's included, with it: Stats reports that usage beside the
+// process's own.
+func TestHostAncestorMemoryUsage(t *testing.T) {
+	parent := cgtest.New(t, "snug-podmem")
+	child := parent.Child("leaf")
+	sibling := parent.Child("sibling")
+	parent.SetMemory(256 << 20)
+
+	const hogMiB = 64
+	hog := sibling.Command(os.Args[0], "-test.run=^$")
+	hog.Env = append(os.Environ(), fmt.Sprintf("SNUG_HOG_MIB=%d", hogMiB), "SNUG_HOG_HOLD=1")
+	stdin, err := hog.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := hog.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Wait()
+	defer stdin.Close()
+	if _, err := fmt.Fscanln(stdout, new(int)); err != nil { // hog prints once it holds the memory
+		t.Fatalf("sibling: %v", err)
+	}
+
+	r := runReport(t, child)
+	if r.LimitErr != "" || r.StatErr != "" {
+		t.Fatal(r.LimitErr, r.StatErr)
+	}
+	s := r.Stats
+	if r.Limits.MemoryMax != 256<<20 || s.MemoryLimitCgroup != parent.Cgroup["memory"] || !s.HasMemoryLimitUsage {
+		t.Fatalf("limit %d from %v; usage against it from %q (has %v): want the parent's", r.Limits.MemoryMax, r.Limits.MemoryMaxSource, s.MemoryLimitCgroup, s.HasMemoryLimitUsage)
+	}
+	// The parent holds the sibling's hog and the child's own usage.
+	if s.MemoryLimitCurrent < s.MemoryCurrent+hogMiB<<20 || s.MemoryLimitWorkingSet < s.WorkingSet+hogMiB<<20*9/10 {
+		t.Errorf("parent usage %d (working set %d), own %d (%d): want the sibling's %d MiB on top of the child's",
+			s.MemoryLimitCurrent, s.MemoryLimitWorkingSet, s.MemoryCurrent, s.WorkingSet, hogMiB)
+	}
+	if s.MemoryLimitCurrent > 256<<20 || s.MemoryCurrent > 128<<20 {
+		t.Errorf("implausible usage: parent %d, own %d", s.MemoryLimitCurrent, s.MemoryCurrent)
 	}
 }
 

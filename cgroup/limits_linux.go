@@ -27,10 +27,14 @@ const (
 
 // limitFile is a file Limits reads, decided once by Open.
 type limitFile struct {
-	kind     limitKind
-	path     *cfile
-	path2    *cfile // second file of a pair (v1 CFS period)
-	cfsStat  *cfile // an ancestor's cpu.stat beside its CPU quota (see Group.cfsAt)
+	kind    limitKind
+	path    *cfile
+	path2   *cfile // second file of a pair (v1 CFS period)
+	cfsStat *cfile // an ancestor's cpu.stat beside its CPU quota (see Group.cfsAt)
+	// usage: an ancestor's memory usage files beside its memory limit
+	// (see Group.memAt); nil for the process's own level and for the
+	// limits of ancestors the mount hides.
+	usage    *levelUsage
 	file     string
 	cgroup   string
 	ancestor bool
@@ -39,6 +43,13 @@ type limitFile struct {
 	// an allocation only when the file changes.
 	last    []byte
 	lastStr string
+}
+
+// levelUsage is the memory usage files of one ancestor, opened at the first
+// read: the usage the kernel compares with that ancestor's limit, which
+// counts the process's siblings too.
+type levelUsage struct {
+	current, stat *cfile
 }
 
 func (f *limitFile) value(b []byte) string {
@@ -61,6 +72,7 @@ func (f *limitFile) source(value string) Source {
 func (g *Group) planLimits() []limitFile {
 	var plan []limitFile
 	v1Root := map[*hierarchy]bool{} // one stat per hierarchy, not per kind
+	usage := map[int]*levelUsage{}  // memory ancestors' usage, by level
 	isRoot := func(h *hierarchy) bool {
 		r, ok := v1Root[h]
 		if !ok {
@@ -97,6 +109,20 @@ func (g *Group) planLimits() []limitFile {
 				// not at Open (the program's init).
 				f.cfsStat = newCFile(h.file(i, "cpu.stat"))
 				g.files.add(f.cfsStat)
+			}
+			if i > 0 && (kind == kMemoryMax || kind == kMemoryHigh) {
+				// Likewise its memory usage, read only while this
+				// limit binds; memory.max and memory.high share them.
+				if usage[i] == nil {
+					current := "memory.usage_in_bytes"
+					if h.v2 {
+						current = "memory.current"
+					}
+					usage[i] = &levelUsage{current: newCFile(h.file(i, current)), stat: newCFile(h.file(i, "memory.stat"))}
+					g.files.add(usage[i].current)
+					g.files.add(usage[i].stat)
+				}
+				f.usage = usage[i]
 			}
 			plan = append(plan, f)
 		}
@@ -160,12 +186,15 @@ func (g *Group) limits() (Limits, error) {
 	memsw, memswSrc := int64(0), Source{}
 	var cpuAt *limitFile // the tightest quota's
 	cpuRead := true      // every quota file read and parsed
+	var mem memPick
+	memRead := true // every memory limit file read and parsed
 	for i := range g.limitPlan {
 		f := &g.limitPlan[i]
 		data, err := f.path.read(g.buf)
 		if err != nil {
 			errs = append(errs, err)
 			cpuRead = cpuRead && f.kind != kCPUMax && f.kind != kCFSQuota
+			memRead = memRead && f.kind != kMemoryMax && f.kind != kMemoryHigh && f.kind != kMemoryStat
 			continue
 		}
 		data = bytes.TrimSpace(data)
@@ -184,7 +213,11 @@ func (g *Group) limits() (Limits, error) {
 			v, ok := parseLimit(data)
 			if !ok {
 				errs = append(errs, syntaxError(f.path.name, "want a number or \"max\", have %q", data))
+				memRead = memRead && f.kind != kMemoryMax && f.kind != kMemoryHigh
 				continue
+			}
+			if f.kind == kMemoryMax || f.kind == kMemoryHigh {
+				mem.offer(f, v)
 			}
 			var dst *int64
 			var src *Source
@@ -218,6 +251,7 @@ func (g *Group) limits() (Limits, error) {
 		case kMemoryStat:
 			if v, ok := kvLine(data, "hierarchical_memory_limit"); ok {
 				if n, ok := parseLimit(v); ok && n > 0 && (l.MemoryMax == 0 || n < l.MemoryMax) {
+					mem.offer(f, n)
 					f.file = "hierarchical_memory_limit in memory.stat"
 					l.MemoryMax, l.MemoryMaxSource = n, f.source(f.value(v))
 				}
@@ -246,6 +280,9 @@ func (g *Group) limits() (Limits, error) {
 	}
 	if cpuRead {
 		g.setCFSAt(cpuAt)
+	}
+	if memRead {
+		g.memAt, g.memFresh = mem.binding(), true
 	}
 	if g.self {
 		if n := g.affinityCount(); n > 0 && (l.CPUs == 0 || n < l.CPUs) {
@@ -311,6 +348,63 @@ func (g *Group) tightestQuota() (at *limitFile, ok bool) {
 		}
 	}
 	return at, true
+}
+
+// memPick finds the entry of the memory limit that binds, the way
+// Limits.MemoryLimit picks its value: memory.high when it is set and lower
+// than memory.max, else memory.max. A v1 hierarchical_memory_limit (an
+// ancestor the mount hides) counts as a memory.max.
+type memPick struct {
+	max, high     int64
+	maxAt, highAt *limitFile
+}
+
+// offer considers f's limit v (0: none).
+func (p *memPick) offer(f *limitFile, v int64) {
+	if v <= 0 {
+		return
+	}
+	if f.kind == kMemoryHigh {
+		if p.high == 0 || v < p.high {
+			p.high, p.highAt = v, f
+		}
+	} else if p.max == 0 || v < p.max {
+		p.max, p.maxAt = v, f
+	}
+}
+
+func (p *memPick) binding() *limitFile {
+	if p.high > 0 && (p.max == 0 || p.high < p.max) {
+		return p.highAt
+	}
+	return p.maxAt
+}
+
+// tightestMemory re-reads the memory limits of the process's cgroup and
+// its visible ancestors and returns the binding one's entry, as Limits
+// does. ok is false when a limit could not be read or parsed, and when a
+// hidden ancestor's limit (in memory.stat, costly to read) bound last time.
+func (g *Group) tightestMemory() (at *limitFile, ok bool) {
+	if g.memAt != nil && g.memAt.kind == kMemoryStat {
+		return nil, false
+	}
+	var mem memPick
+	for i := range g.limitPlan {
+		f := &g.limitPlan[i]
+		if f.kind != kMemoryMax && f.kind != kMemoryHigh {
+			continue
+		}
+		data, err := f.path.read(g.buf)
+		if err != nil {
+			return nil, false
+		}
+		v, ok := parseLimit(bytes.TrimSpace(data))
+		if !ok {
+			return nil, false
+		}
+		mem.offer(f, v)
+	}
+	return mem.binding(), true
 }
 
 // readCFS reads the v1 period beside an already read quota and caches the

@@ -36,6 +36,25 @@ type Stats struct {
 	// only: slab, stacks, page tables).
 	Anon, File, InactiveFile, Shmem, Kernel int64
 
+	// The usage the kernel holds against the memory limit
+	// (Limits.MemoryLimit) is that of the cgroup the limit is set on,
+	// MemoryLimitCgroup. When that is an ancestor (a pod-level limit, a
+	// systemd slice), its usage counts the process's siblings too, and
+	// the kernel reclaims and OOM-kills when that usage reaches the
+	// limit, however little the process's own cgroup holds.
+	// MemoryLimitCurrent and MemoryLimitWorkingSet are that cgroup's
+	// memory.current (v1 memory.usage_in_bytes) and working set; for a
+	// limit on the process's own cgroup, or none, they are MemoryCurrent
+	// and WorkingSet. The cgroup is the one the last Limits call found
+	// (Stats reads the limits itself when no Limits call came since the
+	// last Stats). HasMemoryLimitUsage is false when that usage could not
+	// be read, and when the limit is that of a v1 ancestor the mount hides
+	// (hierarchical_memory_limit in memory.stat), whose usage no file
+	// shows: WorkingSet is then the best there is, and undercounts.
+	HasMemoryLimitUsage                       bool
+	MemoryLimitCgroup                         string
+	MemoryLimitCurrent, MemoryLimitWorkingSet int64
+
 	// MemoryEvents counts memory.events (v2) or, on v1, the closest
 	// equivalents: memory.failcnt as Max and oom_kill from
 	// memory.oom_control.

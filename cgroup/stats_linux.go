@@ -48,6 +48,46 @@ func (g *Group) planStats() statsPlan {
 	return p
 }
 
+// memoryLimitUsage fills s's MemoryLimit* fields, its own memory fields
+// already read.
+func (g *Group) memoryLimitUsage(s *Stats) error {
+	at := g.memAt
+	switch {
+	case at != nil && at.kind == kMemoryStat:
+		return nil // a hidden ancestor's limit: no file has its usage
+	case at == nil || at.usage == nil: // the process's own limit, or none
+		if g.memory != nil {
+			s.MemoryLimitCgroup = g.memory.levels[0].cgroup
+		}
+		s.MemoryLimitCurrent, s.MemoryLimitWorkingSet = s.MemoryCurrent, s.WorkingSet
+		s.HasMemoryLimitUsage = s.HasMemoryCurrent && s.HasMemoryStat
+		return nil
+	}
+	data, err := at.usage.current.read(g.buf)
+	if err != nil {
+		return err
+	}
+	current, ok := parseInt(trim(data))
+	if !ok {
+		return syntaxError(at.usage.current.name, "want a number")
+	}
+	if data, err = at.usage.stat.read(g.buf); err != nil {
+		return err
+	}
+	key := "inactive_file"
+	if !g.statsPlan.v2Memory {
+		key = "total_inactive_file" // hierarchical, as usage_in_bytes is
+	}
+	v, found := kvLine(data, key)
+	inactive, ok := parseInt(v)
+	if !found || !ok {
+		return syntaxError(at.usage.stat.name, "want an %s line", key)
+	}
+	s.MemoryLimitCgroup, s.MemoryLimitCurrent = at.cgroup, current
+	s.MemoryLimitWorkingSet, s.HasMemoryLimitUsage = max(current-inactive, 0), true
+	return nil
+}
+
 // userHZ is the unit of v1 cpuacct.stat. The kernel's USER_HZ is 100 on every
 // architecture Go supports on Linux.
 const userHZ = 100
@@ -133,6 +173,15 @@ func (g *Group) stats() (Stats, error) {
 		s.Kernel, _ = number(p.memKmem)
 	}
 	s.WorkingSet = max(s.MemoryCurrent-s.InactiveFile, 0)
+	if !g.memFresh {
+		if at, ok := g.tightestMemory(); ok {
+			g.memAt = at
+		}
+	}
+	g.memFresh = false
+	if err := g.memoryLimitUsage(&s); err != nil {
+		errs = append(errs, err)
+	}
 
 	if data := read(p.memEvents); data != nil {
 		s.HasMemoryEvents = true

@@ -205,6 +205,13 @@ func TestGuestParentTighter(t *testing.T) {
 		t.Errorf("CFS counters %d periods, %d throttled, from %q: want the parent's, throttled under 0.25 CPU",
 			s.Periods, s.ThrottledPeriods, s.CFSCgroup)
 	}
+	// The parent's memory.max binds: the usage held against it is the
+	// parent's, which contains the process's own.
+	if !s.HasMemoryLimitUsage || s.MemoryLimitCgroup != "/snug-p" || s.MemoryLimitCurrent < s.MemoryCurrent ||
+		s.MemoryLimitCurrent > 128<<20 || s.MemoryLimitWorkingSet > s.MemoryLimitCurrent || s.MemoryLimitWorkingSet <= 0 {
+		t.Errorf("usage against the limit %d (working set %d) from %q, has %v; own %d: want the parent's, at least the own",
+			s.MemoryLimitCurrent, s.MemoryLimitWorkingSet, s.MemoryLimitCgroup, s.HasMemoryLimitUsage, s.MemoryCurrent)
+	}
 }
 
 // Files missing for real: a cgroup whose parent enabled no controller has
@@ -425,8 +432,9 @@ func TestGuestOOMKill(t *testing.T) {
 	}
 }
 
-// hog allocates and touches mib MiB, for TestGuestOOMKill's child.
-func hog(mib int) {
+// hog allocates and touches mib MiB, for TestGuestOOMKill's child and
+// TestHostAncestorMemoryUsage's sibling, and prints how many it holds.
+func hog(mib int) [][]byte {
 	var keep [][]byte
 	for i := 0; i < mib; i++ {
 		b := make([]byte, 1<<20)
@@ -438,4 +446,5 @@ func hog(mib int) {
 		keep = append(keep, b)
 	}
 	fmt.Println(len(keep))
+	return keep
 }
