@@ -44,7 +44,10 @@ const DefaultMemoryHeadroom = 0.05
 // The limit is the lower of memory.max and memory.high (v2) or the
 // hierarchical memory limit (v1), over the cgroup and its ancestors, and the
 // working set is usage less inactive page cache: the figures the kubelet
-// uses for eviction. The check passes when the process has no cgroup or the
+// uses for eviction. The working set is that of the cgroup the limit is
+// set on (Stats.MemoryLimitWorkingSet), as the kernel counts it: under an
+// ancestor's limit, such as a pod-level limit, the sibling containers'
+// memory counts too. The check passes when the process has no cgroup or the
 // cgroup has no memory limit (nothing to protect against), and fails, with
 // the error, when the memory files it uses cannot be read (an unreadable
 // file of another controller does not fail it). A minFree outside (0, 1)
@@ -86,12 +89,22 @@ func MemoryHeadroom(r CgroupReader, minFree float64) Check {
 			if cgroup.FailedFile(err, "memory.current", "memory.usage_in_bytes", "memory.stat") {
 				return fmt.Errorf("reading cgroup usage: %w", err)
 			}
-			free := limit - stats.WorkingSet
+			// The kernel holds the limit's cgroup's usage against it:
+			// under an ancestor's limit (a pod-level limit, a systemd
+			// slice) the siblings' memory counts too.
+			ws, whose := stats.WorkingSet, ""
+			if stats.HasMemoryLimitUsage {
+				ws = stats.MemoryLimitWorkingSet
+				if source.Ancestor {
+					whose = " of " + stats.MemoryLimitCgroup + " (siblings included)"
+				}
+			}
+			free := limit - ws
 			if float64(free) >= minFree*float64(limit) {
 				return nil
 			}
-			return fmt.Errorf("working set %s is %.1f%% of the memory limit %s (%s); less than %.3g%% free",
-				formatBytes(stats.WorkingSet), 100*float64(stats.WorkingSet)/float64(limit),
+			return fmt.Errorf("working set%s %s is %.1f%% of the memory limit %s (%s); less than %.3g%% free",
+				whose, formatBytes(ws), 100*float64(ws)/float64(limit),
 				formatBytes(limit), source, 100*minFree)
 		},
 	}

@@ -141,6 +141,9 @@ const mib = 1 << 20
 func TestMemoryHeadroom(t *testing.T) {
 	v2 := cgroup.Source{File: "memory.max", Cgroup: "/kubepods/pod1", Value: "268435456"}
 	limit256 := cgroup.Limits{MemoryMax: 256 * mib, MemoryMaxSource: v2}
+	podSource := v2
+	podSource.Ancestor = true
+	podLimit := cgroup.Limits{MemoryMax: 256 * mib, MemoryMaxSource: podSource}
 	permission := &cgroup.FileError{Path: "/sys/fs/cgroup/memory.max", Err: fs.ErrPermission}
 	cpusetErr := &cgroup.FileError{Path: "/sys/fs/cgroup/cpuset.cpus.effective", Err: fs.ErrPermission}
 	highErr := &cgroup.FileError{Path: "/sys/fs/cgroup/memory.high", Err: fs.ErrPermission}
@@ -161,6 +164,15 @@ func TestMemoryHeadroom(t *testing.T) {
 		{"under 5% free", &fakeCgroup{limits: limit256, stats: cgroup.Stats{WorkingSet: 250 * mib}},
 			0.05, "working set 250.0 MiB is 97.7% of the memory limit 256.0 MiB (memory.max 268435456 at /kubepods/pod1); less than 5% free"},
 		{"over the limit", &fakeCgroup{limits: limit256, stats: cgroup.Stats{WorkingSet: 300 * mib}}, 0.05, "117.2%"},
+		// A pod-level limit: the pod's working set, the siblings'
+		// included, is what the kernel holds against it.
+		{"pod limit, siblings fill it", &fakeCgroup{limits: podLimit, stats: cgroup.Stats{WorkingSet: 20 * mib,
+			HasMemoryLimitUsage: true, MemoryLimitCgroup: "/kubepods/pod1", MemoryLimitWorkingSet: 250 * mib}},
+			0.05, "working set of /kubepods/pod1 (siblings included) 250.0 MiB is 97.7% of the memory limit 256.0 MiB (memory.max 268435456 at /kubepods/pod1 (ancestor))"},
+		{"pod limit, room left", &fakeCgroup{limits: podLimit, stats: cgroup.Stats{WorkingSet: 20 * mib,
+			HasMemoryLimitUsage: true, MemoryLimitCgroup: "/kubepods/pod1", MemoryLimitWorkingSet: 200 * mib}}, 0.05, ""},
+		// A v1 ancestor the mount hides: no usage but the process's own.
+		{"hidden ancestor's limit", &fakeCgroup{limits: podLimit, stats: cgroup.Stats{WorkingSet: 250 * mib}}, 0.05, "97.7%"},
 		{"memory.high is lower", &fakeCgroup{
 			limits: cgroup.Limits{MemoryMax: 256 * mib, MemoryHigh: 200 * mib, MemoryHighSource: cgroup.Source{File: "memory.high"}},
 			stats:  cgroup.Stats{WorkingSet: 199 * mib}}, 0.05, "memory.high"},
