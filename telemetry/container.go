@@ -98,7 +98,7 @@ func registerContainer(m metric.Meter, g *cgroup.Group) (metric.Registration, er
 	c.rss = i64(upDown, "container.memory.rss", "By",
 		"Anonymous memory of the cgroup: heap, stacks, anonymous mappings (memory.stat anon, or total_active_anon plus total_inactive_anon on cgroup v1).")
 	c.available = i64(upDown, "container.memory.available", "By",
-		"Memory limit less the working set, floored at 0; absent when there is no limit.")
+		"Hard memory limit less the working set of the cgroup it is set on (under a pod-level or other ancestor's limit, siblings included), floored at 0; absent when there is no limit.")
 	c.memLimit = i64(upDown, "snug.container.memory.limit", "By",
 		"Hard memory limit, past which the kernel OOM-kills (memory.max, or memory.limit_in_bytes on cgroup v1), tightest over the cgroup and its ancestors; absent when there is none.")
 	c.memHigh = i64(upDown, "snug.container.memory.high", "By",
@@ -155,7 +155,14 @@ func (c *containerObserver) observe(_ context.Context, o metric.Observer) error 
 		o.ObserveInt64(c.workingSet, st.WorkingSet)
 		o.ObserveInt64(c.rss, st.Anon)
 		if memLimOK && lim.MemoryMax > 0 {
-			o.ObserveInt64(c.available, max(lim.MemoryMax-st.WorkingSet, 0))
+			// The kernel holds the usage of memory.max's own cgroup
+			// against it: a pod's, siblings included, under a pod-level
+			// limit.
+			ws := st.WorkingSet
+			if st.HasMemoryLimitUsage && st.MemoryLimitCgroup == lim.MemoryMaxSource.Cgroup {
+				ws = st.MemoryLimitWorkingSet
+			}
+			o.ObserveInt64(c.available, max(lim.MemoryMax-ws, 0))
 		}
 	}
 	if memLimOK && lim.MemoryMax > 0 {

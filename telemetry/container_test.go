@@ -123,6 +123,32 @@ func TestContainerFixtureV2(t *testing.T) {
 	}
 }
 
+// TestContainerFixturePodLimit: under a pod-level memory limit the memory
+// available is the pod's limit less the pod's working set, the sibling
+// containers' included, as the kernel counts it; the container's own
+// usage series stay its own.
+func TestContainerFixturePodLimit(t *testing.T) {
+	fs := "sys/fs/cgroup"
+	files := v2Fixture()
+	files[fs+fixtureLeaf+"/memory.max"] = "max\n"
+	files[fs+fixtureLeaf+"/memory.high"] = "max\n"
+	files[fs+fixturePod+"/memory.max"] = "1073741824\n"
+	files[fs+fixturePod+"/memory.high"] = "max\n"
+	files[fs+fixturePod+"/memory.current"] = "900000000\n"
+	files[fs+fixturePod+"/memory.stat"] = "anon 700000000\ninactive_file 100000000\n"
+	s := collect(t, setup(t, telemetry.WithCgroup(fixtureGroup(t, files))))
+	for k, v := range map[string]float64{
+		"snug.container.memory.limit":  1073741824,
+		"container.memory.available":   1073741824 - (900000000 - 100000000),
+		"container.memory.usage":       123456789,
+		"container.memory.working_set": 123456789 - 30000000,
+	} {
+		if got := s.must(t, k).value; got != v {
+			t.Errorf("%s = %v, want %v", k, got, v)
+		}
+	}
+}
+
 // TestContainerFixtureNoLimits: without limits, no limit series and no
 // container.memory.available, rather than zeros that read as "no memory".
 func TestContainerFixtureNoLimits(t *testing.T) {

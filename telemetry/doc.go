@@ -59,7 +59,7 @@
 //	container.memory.usage                    UpDownCounter  By        memory.current (v2), memory.usage_in_bytes (v1)
 //	container.memory.working_set              UpDownCounter  By        usage less memory.stat inactive_file, as the kubelet computes it
 //	container.memory.rss                      UpDownCounter  By        memory.stat anon (v2), total_active_anon + total_inactive_anon (v1)
-//	container.memory.available                UpDownCounter  By        memory limit less working set; absent without a limit
+//	container.memory.available                UpDownCounter  By        memory limit less its cgroup's working set; absent without a limit
 //	snug.container.cpu.limit                  UpDownCounter  {cpu}     cpu.max (v2), cpu.cfs_quota_us / cpu.cfs_period_us (v1); absent without a quota
 //	snug.container.cpu.count                  UpDownCounter  {cpu}     cpuset.cpus.effective and the affinity mask
 //	snug.container.cpu.cfs.periods            Counter        {period}  cpu.stat nr_periods
