@@ -71,8 +71,10 @@ type WatchdogStatus struct {
 	// Samples counts the samples taken since Start.
 	Samples uint64
 
-	// From the last sample: the container's working set and effective
-	// memory limit (0: none), the memory the Go runtime holds (mapped and
+	// From the last sample: the working set held against the effective
+	// memory limit (that of the cgroup the limit is set on: under a
+	// pod-level or other ancestor's limit, the siblings' included) and
+	// that limit (0: none), the memory the Go runtime holds (mapped and
 	// not returned to the OS), and the container's unreclaimable memory
 	// outside the Go runtime (anonymous memory, shared memory and kernel
 	// memory, less what Go holds).
@@ -299,7 +301,7 @@ func (t *Tuner) watchdogStep(now time.Time) {
 func (w *watchdog) publish(s *WatchdogStatus, l cgroup.Limits, lowered int64) {
 	s.Running = true
 	s.Samples++
-	s.WorkingSet, s.MemoryLimit = w.cur.stats.WorkingSet, 0
+	s.WorkingSet, s.MemoryLimit = limitWorkingSet(w.cur.stats), 0
 	if lim, _ := l.MemoryLimit(); lim > 0 {
 		s.MemoryLimit = lim
 	}
@@ -355,11 +357,12 @@ func (w *watchdog) decide(now time.Time, l cgroup.Limits, limitsOK bool) {
 		ooms := s.stats.MemoryEvents.OOMKill
 		if w.primedOOMs && ooms > w.lastOOMs {
 			lim, _ := l.MemoryLimit()
+			ws := limitWorkingSet(s.stats)
 			w.emit(Event{Kind: EventOOMKill, Time: now,
 				Message: fmt.Sprintf("the kernel OOM-killed %d process(es) in this container (working set %s of %s)",
-					ooms-w.lastOOMs, formatBytes(s.stats.WorkingSet), formatBytes(lim)),
+					ooms-w.lastOOMs, formatBytes(ws), formatBytes(lim)),
 				Fields: []slog.Attr{slog.Uint64("oom_kills", ooms-w.lastOOMs),
-					slog.Int64("working_set", s.stats.WorkingSet), slog.Int64("limit", lim)}})
+					slog.Int64("working_set", ws), slog.Int64("limit", lim)}})
 		}
 		w.lastOOMs, w.primedOOMs = ooms, true
 	}
@@ -387,7 +390,9 @@ func (w *watchdog) decide(now time.Time, l cgroup.Limits, limitsOK bool) {
 // includes pages mapped but never touched, so the measure errs low: it
 // never shrinks the heap for memory that is not there. Page cache, active
 // or not, is left out: the kernel reclaims it under pressure, and a service
-// that reads files must not see its heap shrink for it.
+// that reads files must not see its heap shrink for it. Only the process's
+// own cgroup is measured: under an ancestor's limit the siblings' memory is
+// other programs', and comes and goes with them.
 func (w *watchdog) lowerMemoryLimit(target int64, l cgroup.Limits) (int64, string) {
 	if w == nil || !w.cfg.outside || !w.sampled {
 		return target, ""
@@ -463,7 +468,7 @@ func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
 	if at == 0 {
 		at = DefaultFreeOSMemoryAt // still report, never call
 	}
-	ws := s.stats.WorkingSet
+	ws := limitWorkingSet(s.stats)
 	threshold := int64(at * float64(limit))
 	minGain := max(int64(freeMinGain), limit/32)
 	if ws < threshold {
@@ -533,7 +538,7 @@ func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
 	freed := max(held-after, 0)
 	wsAfter := ws
 	if st, err := w.sampler.group.Stats(); err == nil {
-		wsAfter = st.WorkingSet
+		wsAfter = limitWorkingSet(st)
 	}
 	if len(w.freeCalls) == cap(w.freeCalls) {
 		copy(w.freeCalls, w.freeCalls[1:])
@@ -552,6 +557,19 @@ func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
 		Fields: []slog.Attr{slog.Int64("freed", freed), slog.Duration("took", took),
 			slog.Int64("working_set_before", ws), slog.Int64("working_set_after", wsAfter),
 			slog.Int64("limit", limit)}})
+}
+
+// limitWorkingSet is the working set the kernel holds against the memory
+// limit: that of the cgroup the limit is set on, which under a pod-level or
+// other ancestor's limit counts the siblings' memory too, so that freeing
+// this process's memory is what keeps the pod from the OOM killer. Where
+// that is not known (a v1 ancestor the mount hides) it is the process's
+// own cgroup's.
+func limitWorkingSet(s cgroup.Stats) int64 {
+	if s.HasMemoryLimitUsage {
+		return s.MemoryLimitWorkingSet
+	}
+	return s.WorkingSet
 }
 
 // decidePause reports the long pauses of the window, with a likely cause.
