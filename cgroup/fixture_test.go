@@ -101,7 +101,7 @@ func TestFixtureV2Kubernetes(t *testing.T) {
 		fs + k8sPod + "/pids.max":                               "4096\n",
 		fs + "/kubepods.slice/kubepods-burstable.slice/cpu.max": "max 100000\n",
 		fs + k8sLeaf + "/memory.current":                        "123456789\n",
-		fs + k8sLeaf + "/memory.stat":                           "anon 80000000\nfile 40000000\nkernel 3000000\nshmem 1000\ninactive_file 30000000\nactive_file 10000000\n",
+		fs + k8sLeaf + "/memory.stat":                           "anon 80000000\nfile 40000000\nkernel 3000000\nslab 2000000\nslab_reclaimable 1500000\nshmem 1000\ninactive_file 30000000\nactive_file 10000000\n",
 		fs + k8sLeaf + "/memory.events":                         "low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\n",
 		fs + k8sLeaf + "/cpu.stat":                              "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 50\nnr_throttled 7\nthrottled_usec 123456\nnr_bursts 0\nburst_usec 0\n",
 		fs + k8sPod + "/cpu.stat":                               "usage_usec 9000000\nuser_usec 7000000\nsystem_usec 2000000\nnr_periods 80\nnr_throttled 30\nthrottled_usec 654321\n",
@@ -143,7 +143,7 @@ func TestFixtureV2Kubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.MemoryCurrent != 123456789 || s.WorkingSet != 123456789-30000000 || s.Anon != 80000000 ||
-		s.File != 40000000 || s.Kernel != 3000000 || s.Shmem != 1000 {
+		s.File != 40000000 || s.Kernel != 3000000 || s.SlabReclaimable != 1500000 || s.Shmem != 1000 {
 		t.Errorf("memory stats: %+v", s)
 	}
 	if (s.MemoryEvents != MemoryEvents{High: 12, Max: 3, OOM: 1, OOMKill: 1}) {

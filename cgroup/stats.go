@@ -17,7 +17,7 @@ type Stats struct {
 	// with the cpu controller (and the root). PSI has its own
 	// Pressure.Valid.
 	HasMemoryCurrent bool // MemoryCurrent
-	HasMemoryStat    bool // Anon, File, InactiveFile, Shmem (Kernel on v2); WorkingSet with HasMemoryCurrent
+	HasMemoryStat    bool // Anon, File, InactiveFile, Shmem (Kernel, SlabReclaimable on v2); WorkingSet with HasMemoryCurrent
 	HasMemoryEvents  bool // MemoryEvents (on v1 both of its files)
 	HasCPUUsage      bool // CPUUsage, and CPUUser and CPUSystem where the kernel reports them
 	HasCFS           bool // Periods, ThrottledPeriods, ThrottledTime
@@ -35,6 +35,10 @@ type Stats struct {
 	// inactive part, shared memory (tmpfs, shm), and kernel memory (v2
 	// only: slab, stacks, page tables).
 	Anon, File, InactiveFile, Shmem, Kernel int64
+	// SlabReclaimable is the part of Kernel the kernel reclaims under
+	// pressure, as it does page cache: dentry and inode caches
+	// (memory.stat slab_reclaimable, v2 only; v1 has no such split).
+	SlabReclaimable int64
 
 	// The usage the kernel holds against the memory limit
 	// (Limits.MemoryLimit) is that of the cgroup the limit is set on,

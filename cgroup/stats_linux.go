@@ -161,6 +161,10 @@ func (g *Group) stats() (Stats, error) {
 				s.Shmem = v
 			case "kernel":
 				s.Kernel = v
+			case "slab_reclaimable":
+				if p.v2Memory {
+					s.SlabReclaimable = v
+				}
 			case "kernel_stack", "pagetables", "percpu", "sock", "slab":
 				kernelParts += v // kernels before 5.18 have no "kernel" line
 			}

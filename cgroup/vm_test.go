@@ -168,6 +168,9 @@ func TestGuestLeafLimits(t *testing.T) {
 	if after.WorkingSet <= 0 || after.WorkingSet > after.MemoryCurrent {
 		t.Errorf("working set %d of %d", after.WorkingSet, after.MemoryCurrent)
 	}
+	if after.SlabReclaimable < 0 || after.SlabReclaimable > after.Kernel {
+		t.Errorf("reclaimable slab %d of kernel memory %d", after.SlabReclaimable, after.Kernel)
+	}
 	if !after.CPUPressure.Valid || !after.MemoryPressure.Valid || !after.IOPressure.Valid {
 		t.Errorf("PSI missing on a kernel with PSI: %+v", after)
 	}

@@ -389,10 +389,11 @@ func (w *watchdog) decide(now time.Time, l cgroup.Limits, limitsOK bool) {
 // holds (/memory/classes/total less what it released). Go's held memory
 // includes pages mapped but never touched, so the measure errs low: it
 // never shrinks the heap for memory that is not there. Page cache, active
-// or not, is left out: the kernel reclaims it under pressure, and a service
-// that reads files must not see its heap shrink for it. Only the process's
-// own cgroup is measured: under an ancestor's limit the siblings' memory is
-// other programs', and comes and goes with them.
+// or not, and on v2 reclaimable slab (dentry and inode caches; v1 has no
+// such split) are left out: the kernel reclaims them under pressure, and a
+// service that reads files must not see its heap shrink for them. Only the
+// process's own cgroup is measured: under an ancestor's limit the siblings'
+// memory is other programs', and comes and goes with them.
 func (w *watchdog) lowerMemoryLimit(target int64, l cgroup.Limits) (int64, string) {
 	if w == nil || !w.cfg.outside || !w.sampled {
 		return target, ""
@@ -447,7 +448,9 @@ func (w *watchdog) lowerMemoryLimit(target int64, l cgroup.Limits) (int64, strin
 // outsideGo measures the container's unreclaimable memory outside the Go
 // runtime (see lowerMemoryLimit), and its parts.
 func (w *watchdog) outsideGo(s *sample) (outside, anon, shmem, kernel int64) {
-	anon, shmem, kernel = s.stats.Anon, s.stats.Shmem, s.stats.Kernel
+	// Reclaimable slab (dentry and inode caches, which a service that
+	// walks many files grows large) goes under pressure like page cache.
+	anon, shmem, kernel = s.stats.Anon, s.stats.Shmem, max(s.stats.Kernel-s.stats.SlabReclaimable, 0)
 	total := anon + kernel
 	if w.v2Memory {
 		total += shmem

@@ -140,6 +140,30 @@ func TestWatchdogLowersForMemoryOutsideGo(t *testing.T) {
 	}
 }
 
+// Reclaimable slab is kernel memory the kernel drops under pressure, like
+// page cache: a service that walks many files grows dentry and inode
+// caches, and its heap must not shrink for them.
+func TestWatchdogReclaimableSlabNotOutside(t *testing.T) {
+	f := newFixture(t)
+	f.set("pod/ctr", "memory.max", "268435456")
+	write := func() bool {
+		held := goHeld()
+		// 100 MiB of kernel memory, 90 MiB of it reclaimable slab.
+		f.set("pod/ctr", "memory.stat", fmt.Sprintf("anon %d\nfile 0\nkernel %d\nslab %d\nslab_reclaimable %d\nshmem 0\ninactive_file 0\n",
+			held, 100*mib, 95*mib, 90*mib))
+		f.set("pod/ctr", "memory.current", fmt.Sprint(held+100*mib))
+		return true
+	}
+	write()
+	tu := f.start(nil)
+	// 10 MiB outside Go, in 4 MiB steps: 8 MiB off the 224 MiB the limit
+	// alone gives, not the 100 MiB the whole kernel figure would take.
+	eventually(t, "GOMEMLIMIT lowered by 8 MiB", func() bool { write(); return memLimit() == 216*mib })
+	if st := tu.Status().Watchdog; st.OutsideGo > 12*mib {
+		t.Errorf("memory outside Go %s with 90 of 100 MiB of kernel memory reclaimable slab", formatBytes(st.OutsideGo))
+	}
+}
+
 func TestWatchdogOutsideOffAndOwners(t *testing.T) {
 	f := newFixture(t)
 	f.set("pod/ctr", "memory.max", "268435456")
