@@ -92,34 +92,27 @@ func (f *cfile) read(buf []byte) ([]byte, error) {
 	}
 }
 
-// pread fills buf from offset 0. A cgroup file's content is generated whole
-// on the first read, so a short read is its end; the loop only continues
-// for files served in pieces (fixtures on ordinary file systems).
+// pread fills buf from offset 0 in one read. A cgroup file's content is
+// generated whole at the read that starts at offset 0, and a regular file
+// (a fixture) is read whole up to len(buf) too, so a short read is the end
+// of the file; only an interrupted read is repeated.
 func (f *cfile) pread(buf []byte) (int, syscall.Errno) {
-	n := 0
-	for n < len(buf) {
+	for {
 		// syscall.Pread passes the 64-bit offset as each architecture's
 		// ABI wants it (split in two, and register-aligned on 32-bit ARM).
-		r, err := syscall.Pread(f.fd, buf[n:], int64(n))
-		if err == syscall.EINTR {
+		n, err := syscall.Pread(f.fd, buf, 0)
+		switch {
+		case err == nil:
+			return n, 0
+		case err == syscall.EINTR:
 			continue
 		}
-		if err != nil {
-			errno, ok := err.(syscall.Errno) // it always is
-			if !ok {
-				errno = syscall.EIO
-			}
-			return 0, errno
+		errno, ok := err.(syscall.Errno) // it always is
+		if !ok {
+			errno = syscall.EIO
 		}
-		if r == 0 {
-			break
-		}
-		n += int(r)
-		if n > 0 && int(r) < len(buf)-(n-int(r)) {
-			break
-		}
+		return 0, errno
 	}
-	return n, 0
 }
 
 var errTooLarge = errors.New("file too large")
