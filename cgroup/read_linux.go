@@ -139,11 +139,16 @@ func readBounded(path string, max int64) ([]byte, error) {
 	data := make([]byte, 0, 16<<10)
 	for {
 		if len(data) == cap(data) {
-			// Double, but to no more than one byte past the bound: that
-			// byte is enough to know the file is over it, and a file
-			// just over 16 MiB then costs 16 MiB, not the 20 MiB of
-			// append's growth and the reads to fill it.
-			grown := make([]byte, len(data), min(2*int64(cap(data)), max+1))
+			// Double, and once that reaches the bound go to one byte
+			// past it, which is enough to know the file is over it: a
+			// file over 16 MiB then costs about 32 MiB in all, not the
+			// 80 MiB of append's growth by quarters and the reads to
+			// fill each step.
+			size := 2 * int64(cap(data))
+			if size >= max {
+				size = max + 1
+			}
+			grown := make([]byte, len(data), size)
 			copy(grown, data)
 			data = grown
 		}

@@ -30,15 +30,22 @@ func TestReadBoundedBound(t *testing.T) {
 
 	big := write("big", 8*max)
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(sample)
-	before := sample[0].Value.Uint64()
-	if _, err := readBounded(big, max); !errors.Is(err, errTooLarge) {
-		t.Fatalf("file of %d bytes, bound %d: error %v, want %v", 8*max, max, err, errTooLarge)
+	// Doubling from 16 KiB to the bound allocates just over 2×max in
+	// all; append's 1.25× growth past 256 KiB allocated about 5×max. The
+	// count is the process's: the least of three tries leaves out what
+	// tests running in parallel allocate.
+	allocated := uint64(1 << 62)
+	for range 3 {
+		metrics.Read(sample)
+		before := sample[0].Value.Uint64()
+		if _, err := readBounded(big, max); !errors.Is(err, errTooLarge) {
+			t.Fatalf("file of %d bytes, bound %d: error %v, want %v", 8*max, max, err, errTooLarge)
+		}
+		metrics.Read(sample)
+		allocated = min(allocated, sample[0].Value.Uint64()-before)
 	}
-	metrics.Read(sample)
-	// Doubling from 16 KiB to the bound allocates just under 2×max in
-	// all; append's 1.25× growth past 256 KiB allocated about 5×max.
-	if allocated := sample[0].Value.Uint64() - before; allocated > 3*max {
-		t.Errorf("refusing a %d-byte file with bound %d allocated %d bytes, want at most %d", 8*max, max, allocated, 3*max)
+	if allocated > 5*max/2 {
+		t.Errorf("refusing a %d-byte file with bound %d allocated %d bytes, want at most %d", 8*max, max, allocated, 5*max/2)
 	}
+	t.Logf("refusing a %d-byte file with bound %d allocated %d bytes", 8*max, max, allocated)
 }
