@@ -301,7 +301,7 @@ func (t *Tuner) watchdogStep(now time.Time) {
 func (w *watchdog) publish(s *WatchdogStatus, l cgroup.Limits, lowered int64) {
 	s.Running = true
 	s.Samples++
-	s.WorkingSet, s.MemoryLimit = limitWorkingSet(w.cur.stats), 0
+	s.WorkingSet, s.MemoryLimit = limitWorkingSet(w.cur.stats, l), 0
 	if lim, _ := l.MemoryLimit(); lim > 0 {
 		s.MemoryLimit = lim
 	}
@@ -357,7 +357,7 @@ func (w *watchdog) decide(now time.Time, l cgroup.Limits, limitsOK bool) {
 		ooms := s.stats.MemoryEvents.OOMKill
 		if w.primedOOMs && ooms > w.lastOOMs {
 			lim, _ := l.MemoryLimit()
-			ws := limitWorkingSet(s.stats)
+			ws := limitWorkingSet(s.stats, l)
 			w.emit(Event{Kind: EventOOMKill, Time: now,
 				Message: fmt.Sprintf("the kernel OOM-killed %d process(es) in this container (working set %s of %s)",
 					ooms-w.lastOOMs, formatBytes(ws), formatBytes(lim)),
@@ -471,7 +471,7 @@ func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
 	if at == 0 {
 		at = DefaultFreeOSMemoryAt // still report, never call
 	}
-	ws := limitWorkingSet(s.stats)
+	ws := limitWorkingSet(s.stats, l)
 	threshold := int64(at * float64(limit))
 	minGain := max(int64(freeMinGain), limit/32)
 	if ws < threshold {
@@ -541,7 +541,7 @@ func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
 	freed := max(held-after, 0)
 	wsAfter := ws
 	if st, err := w.sampler.group.Stats(); err == nil {
-		wsAfter = limitWorkingSet(st)
+		wsAfter = limitWorkingSet(st, l)
 	}
 	if len(w.freeCalls) == cap(w.freeCalls) {
 		copy(w.freeCalls, w.freeCalls[1:])
@@ -567,9 +567,13 @@ func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
 // other ancestor's limit counts the siblings' memory too, so that freeing
 // this process's memory is what keeps the pod from the OOM killer. Where
 // that is not known (a v1 ancestor the mount hides) it is the process's
-// own cgroup's.
-func limitWorkingSet(s cgroup.Stats) int64 {
-	if s.HasMemoryLimitUsage {
+// own cgroup's. It is used only when it is the usage of the cgroup l's limit
+// is on: the Tuner samples before it re-reads the limits, and after a
+// resize that moves the limit to another level (a container given a limit
+// tighter than the pod's) the sample holds the old level's usage, which
+// must not be compared with the new limit.
+func limitWorkingSet(s cgroup.Stats, l cgroup.Limits) int64 {
+	if _, src := l.MemoryLimit(); s.HasMemoryLimitUsage && s.MemoryLimitCgroup == src.Cgroup {
 		return s.MemoryLimitWorkingSet
 	}
 	return s.WorkingSet

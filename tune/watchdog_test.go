@@ -271,6 +271,52 @@ func TestWatchdogFreeOSMemoryNearPodLimit(t *testing.T) {
 	}
 }
 
+// The Tuner samples before it re-reads the limits: after an in-place
+// resize gives the container a limit tighter than the pod's, the sample
+// still holds the pod's working set (the limit that bound at the last
+// Limits call), which must not be compared with the container's new limit.
+func TestWatchdogLimitMovedSinceSample(t *testing.T) {
+	f := newFixture(t)
+	f.set("pod", "memory.max", fmt.Sprint(1024*mib))
+	f.set("pod", "memory.current", fmt.Sprint(700*mib))
+	f.set("pod", "memory.stat", "anon 600000000\ninactive_file 0\n")
+	f.memoryStat(40*mib, 0, 0, 0, 0, 0)
+	g := f.group()
+	w := newWatchdog(defaultWatchdogConfig(), g, time.Second)
+	if _, err := g.Limits(); err != nil { // the Tuner's Start
+		t.Fatal(err)
+	}
+	now := time.Now()
+	step := func() cgroup.Limits { // one turn of the Tuner's loop
+		t.Helper()
+		now = now.Add(time.Second)
+		w.sample(now)
+		l, err := g.Limits()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.decide(now, l, true)
+		return l
+	}
+	step()
+	if ws := w.cur.stats.MemoryLimitWorkingSet; len(w.pending) != 0 || w.cur.stats.MemoryLimitCgroup != "/pod" {
+		t.Fatalf("under the pod's limit: events %v, working set %s from %q", w.pending, formatBytes(ws), w.cur.stats.MemoryLimitCgroup)
+	}
+	f.set("pod/ctr", "memory.max", fmt.Sprint(128*mib)) // the resize
+	l := step()
+	if lim, _ := l.MemoryLimit(); lim != 128*mib {
+		t.Fatalf("limit %s after the resize", formatBytes(lim))
+	}
+	if len(w.pending) != 0 || w.freeN != 0 {
+		t.Errorf("40 MiB used of the container's new 128 MiB limit: %d FreeOSMemory calls, events %v", w.freeN, w.pending)
+	}
+	var st WatchdogStatus
+	w.publish(&st, l, 0)
+	if st.WorkingSet != 40*mib || st.MemoryLimit != 128*mib {
+		t.Errorf("status working set %s of %s, want the container's 40 MiB of 128 MiB", formatBytes(st.WorkingSet), formatBytes(st.MemoryLimit))
+	}
+}
+
 // Memory that is live does not come back: after one call that frees
 // little, the watchdog stops calling and reports.
 func TestWatchdogFreeOSMemoryThatCannotHelp(t *testing.T) {
