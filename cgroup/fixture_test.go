@@ -425,6 +425,50 @@ func TestFixtureV1HiddenAncestor(t *testing.T) {
 	}
 }
 
+// Stats without a Limits call finds the binding memory limit as Limits
+// does, a hidden v1 ancestor's included: no usage is reported against it,
+// and when the container's own limit becomes the tighter, Stats follows.
+func TestFixtureV1HiddenAncestorStatsAlone(t *testing.T) {
+	mem := "sys/fs/cgroup/memory/"
+	root := tree(t, map[string]string{
+		"proc/self/cgroup":            "11:memory:/docker/abc\n",
+		"proc/self/mountinfo":         "701 699 0:64 /docker/abc /sys/fs/cgroup/memory ro,nosuid master:14 - cgroup cgroup rw,memory\n",
+		mem + "memory.limit_in_bytes": "9223372036854771712\n",
+		mem + "memory.usage_in_bytes": "104857600\n",
+		mem + "memory.stat":           "hierarchical_memory_limit 209715200\ntotal_inactive_file 20971520\n",
+	})
+	hidden := func(what string, s Stats, err error) {
+		t.Helper()
+		if err != nil || s.HasMemoryLimitUsage || s.MemoryLimitCgroup != "" {
+			t.Errorf("%s: usage against the hidden ancestor's limit %d from %q, has %v (error %v); want none",
+				what, s.MemoryLimitWorkingSet, s.MemoryLimitCgroup, s.HasMemoryLimitUsage, err)
+		}
+	}
+	own := func(what string, s Stats, err error) {
+		t.Helper()
+		if err != nil || !s.HasMemoryLimitUsage || s.MemoryLimitCgroup != "/docker/abc" || s.MemoryLimitWorkingSet != 80<<20 {
+			t.Errorf("%s: usage against the container's limit %d from %q, has %v (error %v); want its own 80 MiB",
+				what, s.MemoryLimitWorkingSet, s.MemoryLimitCgroup, s.HasMemoryLimitUsage, err)
+		}
+	}
+	g := mustOpen(t, root)
+	s, err := g.Stats()
+	hidden("Stats alone", s, err)
+
+	// The container's own limit becomes the tighter: Stats alone follows,
+	// also after a Limits call found the hidden ancestor's binding.
+	if l := mustLimits(t, g); l.MemoryMaxSource.File != "hierarchical_memory_limit in memory.stat" {
+		t.Fatalf("MemoryMax from %v", l.MemoryMaxSource)
+	}
+	if err := os.WriteFile(filepath.Join(root, mem, "memory.limit_in_bytes"), []byte("104857600\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = g.Stats() // the limit Limits found
+	hidden("Stats after Limits", s, err)
+	s, err = g.Stats()
+	own("Stats alone after the change", s, err)
+}
+
 // Hybrid: controllers on v1, a unified mount for PSI. A cpu.max on the
 // unified side (impossible on a real kernel, which binds cpu to one
 // hierarchy) must not win over v1. Mount points with spaces are octal

@@ -382,15 +382,24 @@ func (p *memPick) binding() *limitFile {
 
 // tightestMemory re-reads the memory limits of the process's cgroup and
 // its visible ancestors and returns the binding one's entry, as Limits
-// does. ok is false when a limit could not be read or parsed, and when a
-// hidden ancestor's limit (in memory.stat, costly to read) bound last time.
-func (g *Group) tightestMemory() (at *limitFile, ok bool) {
-	if g.memAt != nil && g.memAt.kind == kMemoryStat {
-		return nil, false
-	}
+// does. On v1 the limit of the ancestors the mount hides is the
+// hierarchical_memory_limit line of the process's memory.stat, which Stats
+// has just read (costly to read twice): hier, with hierOK false when Stats
+// could not read it. ok is false when a limit could not be read or parsed.
+func (g *Group) tightestMemory(hier int64, hierOK bool) (at *limitFile, ok bool) {
 	var mem memPick
 	for i := range g.limitPlan {
 		f := &g.limitPlan[i]
+		if f.kind == kMemoryStat {
+			if !hierOK {
+				return nil, false
+			}
+			if hier >= maxUnlimited {
+				hier = 0
+			}
+			mem.offer(f, hier)
+			continue
+		}
 		if f.kind != kMemoryMax && f.kind != kMemoryHigh {
 			continue
 		}

@@ -128,14 +128,20 @@ func (g *Group) stats() (Stats, error) {
 	}
 
 	s.MemoryCurrent, s.HasMemoryCurrent = number(p.memCurrent)
+	// v1: the limit of the ancestors the mount hides, for tightestMemory.
+	hier, hierOK := int64(0), false
 	if data := read(p.memStat); data != nil {
-		s.HasMemoryStat = true
+		s.HasMemoryStat, hierOK = true, true
 		prefix := "total_" // v1: hierarchical, like memory.current on v2
 		if p.v2Memory {
 			prefix = ""
 		}
 		var kernelParts int64
 		forEachKV(data, func(k []byte, v int64) {
+			if !p.v2Memory && string(k) == "hierarchical_memory_limit" {
+				hier = v
+				return
+			}
 			key := string(k)
 			if len(key) > len(prefix) && key[:len(prefix)] == prefix {
 				key = key[len(prefix):]
@@ -178,7 +184,7 @@ func (g *Group) stats() (Stats, error) {
 	}
 	s.WorkingSet = max(s.MemoryCurrent-s.InactiveFile, 0)
 	if !g.memFresh {
-		if at, ok := g.tightestMemory(); ok {
+		if at, ok := g.tightestMemory(hier, hierOK); ok {
 			g.memAt = at
 		}
 	}
