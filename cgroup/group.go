@@ -65,10 +65,11 @@ func (g *Group) Close() { g.close() }
 // than take a partial Limits for "no limit".
 func (g *Group) Limits() (Limits, error) { return g.limits() }
 
-// Stats reads the usage counters of the process's own cgroup, and the CFS
+// Stats reads the usage counters of the process's own cgroup, the CFS
 // throttling counters of the cgroup whose CPU quota is the tightest (see
-// Stats.CFSCgroup). Like Limits, it returns what it could read along with
-// an error naming each file it could not.
+// Stats.CFSCgroup), and the memory usage of the cgroup whose memory limit
+// binds (see Stats.MemoryLimitCgroup). Like Limits, it returns what it
+// could read along with an error naming each file it could not.
 func (g *Group) Stats() (Stats, error) { return g.stats() }
 
 // Paths reports the cgroup directories Open resolved, keyed by controller
