@@ -299,9 +299,12 @@ func (r *loadResult) summary() string {
 // other processes use meanwhile (go test runs packages in parallel; shared
 // machines run other people's benchmarks): over a tenth of the machine,
 // the margin becomes 250 ms, which still fails a handler that waits for
-// the hung check (2 s) or serializes requests; over 70%, latency cannot
-// be judged at all (responses were seen to take 1.8 s then) and only the
-// claims that do not depend on time are checked (the log says so). Under the race detector, which slows
+// the hung check (2 s) or serializes requests; over 40% it becomes 750 ms
+// (a CI run with qemu guests of another package beside it used 62% and
+// saw 2 of 20,000 responses at 760-780 ms), which fails those handlers
+// still; over 70%, latency cannot be judged at all (responses were seen
+// to take 1.8 s then) and only the claims that do not depend on time are
+// checked (the log says so). Under the race detector, which slows
 // everything several times, the rate is a quarter and the margin 250 ms.
 // SNUG_LOAD_SLACK sets the margin and forces the timing checks. Skipped
 // with -short.
@@ -324,6 +327,9 @@ func TestLoadHangingCheck(t *testing.T) {
 	case r.othersCPU > 0.7:
 		t.Logf("other processes used %.0f%% of the machine during the run: latency not judged", 100*r.othersCPU)
 		timing = false
+	case r.othersCPU > 0.4 && slack < 750*time.Millisecond:
+		t.Logf("other processes used %.0f%% of the machine during the run: margin widened to 750ms", 100*r.othersCPU)
+		slack = 750 * time.Millisecond
 	case r.othersCPU > 0.1 && slack < 250*time.Millisecond:
 		t.Logf("other processes used %.0f%% of the machine during the run: margin widened to 250ms", 100*r.othersCPU)
 		slack = 250 * time.Millisecond
