@@ -3,7 +3,6 @@ package cgroup
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 	"unsafe"
@@ -127,11 +126,16 @@ func exists(name string) bool {
 // than max: a mountinfo of many megabytes (thousands of mounts on a busy
 // node) is real, one of gigabytes is an attack or a bug.
 func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	// Raw system calls, not os.Open: these files are pollable, and os.Open
+	// would start the runtime's network poller for them during the blank
+	// import's init (an epoll instance, an eventfd, and a registration and
+	// removal per file). O_NONBLOCK: a FIFO put in their place fails the
+	// read instead of blocking the program's start for a writer.
+	fd, err := openRetry(path)
 	if err != nil {
-		return nil, &FileError{Path: path, Err: unwrapPathError(err)}
+		return nil, &FileError{Path: path, Err: err}
 	}
-	defer f.Close()
+	defer syscall.Close(fd)
 	// The kernel generates these files at each read call, and reports their
 	// size as 0: start with room for a typical mountinfo, so that most take
 	// one read and the one that says end of file (io.ReadAll starts at 512
@@ -152,26 +156,29 @@ func readBounded(path string, max int64) ([]byte, error) {
 			copy(grown, data)
 			data = grown
 		}
-		n, err := f.Read(data[len(data):cap(data)])
+		n, err := syscall.Read(fd, data[len(data):cap(data)])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return nil, &FileError{Path: path, Err: err}
+		case n == 0:
+			return data, nil
+		}
 		data = data[:len(data)+n]
 		if int64(len(data)) > max {
 			return nil, &FileError{Path: path, Err: fmt.Errorf("%w (over %d bytes)", errTooLarge, max)}
 		}
-		if err == io.EOF {
-			return data, nil
-		}
-		if err != nil {
-			return nil, &FileError{Path: path, Err: unwrapPathError(err)}
-		}
 	}
 }
 
-// unwrapPathError drops *fs.PathError's own copy of the path, since
-// FileError carries it.
-func unwrapPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
+// openRetry opens path for reading as readBounded wants it, again when
+// a signal interrupts the call.
+func openRetry(path string) (int, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
 	}
-	return err
 }

@@ -3,6 +3,7 @@ package tune
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -31,6 +32,7 @@ type blankReport struct {
 	GOMEMLIMIT int64  `json:"gomemlimit"`
 	NumCPU     int    `json:"num_cpu"`
 	STWOther   uint64 `json:"stw_other"`
+	Eventpoll  bool   `json:"eventpoll"`
 }
 
 var (
@@ -256,6 +258,47 @@ func TestHostBlankImport(t *testing.T) {
 				t.Errorf("the log does not name the memory cgroup %s:\n%s", g.Cgroup["memory"], stderr)
 			}
 		})
+	}
+}
+
+// The blank import's init must not start the runtime's network poller (an
+// epoll instance, an eventfd, and a registration and removal per file),
+// which os.Open does for the pollable /proc and cgroup files.
+func TestHostBlankImportNoPoller(t *testing.T) {
+	requireHost(t)
+	g := cgtest.New(t, "snug-tune-poller")
+	g.SetCPU(0.5)
+	g.SetMemory(256 * mib)
+	// Output to regular files: a pipe from os/exec is non-blocking, and
+	// os.Stdout or os.Stderr would start the poller for it before any
+	// init ran.
+	dir := t.TempDir()
+	stdout, err1 := os.Create(filepath.Join(dir, "stdout"))
+	stderr, err2 := os.Create(filepath.Join(dir, "stderr"))
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	defer stderr.Close()
+	cmd := g.Command(buildProgram(t, "testdata/blank"))
+	cmd.Env = cleanEnv()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	data, _ := os.ReadFile(stdout.Name())
+	log, _ := os.ReadFile(stderr.Name())
+	if err != nil {
+		t.Fatalf("blank: %v\n%s", err, log)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	var r blankReport
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatalf("blank output %q: %v", data, err)
+	}
+	if r.GOMAXPROCS != 1 || r.GOMEMLIMIT != 224*mib {
+		t.Fatalf("GOMAXPROCS %d GOMEMLIMIT %d: the import did not run as configured; log:\n%s", r.GOMAXPROCS, r.GOMEMLIMIT, log)
+	}
+	if r.Eventpoll {
+		t.Errorf("the network poller was running when main began: snug's init started it")
 	}
 }
 
