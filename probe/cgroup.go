@@ -91,9 +91,10 @@ func MemoryHeadroom(r CgroupReader, minFree float64) Check {
 			}
 			// The kernel holds the limit's cgroup's usage against it:
 			// under an ancestor's limit (a pod-level limit, a systemd
-			// slice) the siblings' memory counts too.
+			// slice) the siblings' memory counts too. (Only that
+			// cgroup's: a resize between the two reads can move it.)
 			ws, whose := stats.WorkingSet, ""
-			if stats.HasMemoryLimitUsage {
+			if stats.HasMemoryLimitUsage && stats.MemoryLimitCgroup == source.Cgroup {
 				ws = stats.MemoryLimitWorkingSet
 				if source.Ancestor {
 					whose = " of " + stats.MemoryLimitCgroup + " (siblings included)"

@@ -171,6 +171,10 @@ func TestMemoryHeadroom(t *testing.T) {
 			0.05, "working set of /kubepods/pod1 (siblings included) 250.0 MiB is 97.7% of the memory limit 256.0 MiB (memory.max 268435456 at /kubepods/pod1 (ancestor))"},
 		{"pod limit, room left", &fakeCgroup{limits: podLimit, stats: cgroup.Stats{WorkingSet: 20 * mib,
 			HasMemoryLimitUsage: true, MemoryLimitCgroup: "/kubepods/pod1", MemoryLimitWorkingSet: 200 * mib}}, 0.05, ""},
+		// The usage of another cgroup than the limit's (the limit moved
+		// between the two reads) is not compared with it.
+		{"usage of another cgroup", &fakeCgroup{limits: podLimit, stats: cgroup.Stats{WorkingSet: 20 * mib,
+			HasMemoryLimitUsage: true, MemoryLimitCgroup: "/kubepods/pod1/ctr", MemoryLimitWorkingSet: 250 * mib}}, 0.05, ""},
 		// A v1 ancestor the mount hides: no usage but the process's own.
 		{"hidden ancestor's limit", &fakeCgroup{limits: podLimit, stats: cgroup.Stats{WorkingSet: 250 * mib}}, 0.05, "97.7%"},
 		{"memory.high is lower", &fakeCgroup{
