@@ -75,7 +75,8 @@ func Require(t testing.TB) {
 }
 
 // New makes a child cgroup named snug-name-pid-n (a name that starts with
-// snug- keeps its prefix) under the test process's own cgroup in every
+// snug- keeps its prefix; outside the initial pid namespace the name ends
+// in -pidns, which stale cleanup leaves alone) under the test process's own cgroup in every
 // hierarchy, and removes it when the test ends.
 func New(t testing.TB, name string) *Group {
 	t.Helper()
@@ -106,7 +107,7 @@ func New(t testing.TB, name string) *Group {
 	if !strings.HasPrefix(name, "snug-") {
 		name = "snug-" + name // the mark removeStale goes by
 	}
-	name = fmt.Sprintf("%s-%d-%d", name, os.Getpid(), time.Now().UnixNano()%1e6)
+	name = fmt.Sprintf("%s-%d-%d%s", name, os.Getpid(), time.Now().UnixNano()%1e6, nameSuffix())
 	g := &Group{t: t, dirs: map[string]string{}, Cgroup: map[string]string{}}
 	if self.Mode() == cgroup.ModeV2 {
 		g.v2 = true

@@ -14,7 +14,8 @@ import (
 // process's own cgroup: New's snug-<name>-<pid>-<n> (n is below 1e6) and
 // Skip's snug-probe-<pid>. The prefix keeps other tools' directories out of
 // it where the test's cgroup is a shared root (the cpu hierarchy here). Child's names need no pattern: they only ever sit
-// inside one of New's directories and go with it.
+// inside one of New's directories and go with it. New's names made outside
+// the initial pid namespace end in nameSuffix and do not match.
 var staleName = regexp.MustCompile(`^(?:snug-.+-([0-9]+)-[0-9]{1,6}|snug-probe-([0-9]+))$`)
 
 // pidMaxLimit is the kernel's PID_MAX_LIMIT: no pid is larger.
@@ -23,6 +24,19 @@ const pidMaxLimit = 1 << 22
 // initPidNS is /proc/self/ns/pid in the initial pid namespace; the inode
 // number is fixed by the kernel (PROC_PID_INIT_INO).
 const initPidNS = "pid:[4026531836]"
+
+// nameSuffix is what New puts at the end of its directory names. Outside
+// the initial pid namespace the pid in a name is the creator's pid in its
+// own namespace, which another test binary, in the initial namespace and
+// the same cgroup (a shared root such as the cpu hierarchy's), would look
+// up as a different process: dead there, it would remove the directory of
+// a live test. The suffix keeps such names out of staleName.
+func nameSuffix() string {
+	if ns, _ := os.Readlink("/proc/self/ns/pid"); ns != initPidNS {
+		return "-pidns"
+	}
+	return ""
+}
 
 // stalePid returns the pid a harness directory name carries.
 func stalePid(name string) (int, bool) {
@@ -51,7 +65,8 @@ func stalePid(name string) (int, bool) {
 func removeStale(t testing.TB, parents []string) {
 	// From inside a pid namespace, a test binary in another namespace that
 	// shares these directories looks dead: only the initial namespace sees
-	// every pid, so only there is "no such process" proof of a leftover.
+	// every pid, so only there is "no such process" proof of a leftover,
+	// and only for names made in it (the others end in nameSuffix).
 	ns, _ := os.Readlink("/proc/self/ns/pid")
 	conclusive := ns == initPidNS
 	seen := map[string]bool{}

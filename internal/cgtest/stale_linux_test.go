@@ -1,11 +1,14 @@
 package cgtest
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -103,5 +106,71 @@ func TestNewRemovesStaleCgroups(t *testing.T) {
 	case <-exited:
 	case <-time.After(5 * time.Second):
 		t.Errorf("process inside the stale cgroup still running after New")
+	}
+}
+
+// TestNewLeavesOtherPidNamespaces runs a test binary in a new pid
+// namespace, in the same cgroups, whose pid there is one that is dead in
+// the initial namespace: the name of its live harness directory carries
+// that pid. New, run from the initial namespace, must leave the directory
+// (and the process) alone: the pid is not the creator's pid here.
+func TestNewLeavesOtherPidNamespaces(t *testing.T) {
+	if os.Getenv("CGTEST_NS_CHILD") == "1" {
+		g := New(t, "cgtest-ns")
+		fmt.Printf("cgtest-ns-child: %d %s\n", os.Getpid(), g.Dir("memory"))
+		io.Copy(io.Discard, os.Stdin) // until the parent is done
+		return
+	}
+	Require(t)
+	if ns, _ := os.Readlink("/proc/self/ns/pid"); ns != initPidNS {
+		t.Skipf("stale cgroups are removed only from the initial pid namespace; this is %s", ns)
+	}
+	dead := deadPid(t)
+	// sh is pid 1 of the new namespace; it sets the namespace's last pid
+	// so that the test binary it starts gets the dead pid there.
+	cmd := exec.Command("/bin/sh", "-c",
+		fmt.Sprintf(`echo %d > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`, dead-1),
+		"sh", os.Args[0], "-test.run=^TestNewLeavesOtherPidNamespaces$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CGTEST_NS_CHILD=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a process in a new pid namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	var pid int
+	var dir string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "cgtest-ns-child: %d %s", &pid, &dir); err == nil {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if dir == "" {
+		stdin.Close()
+		cmd.Wait()
+		t.Fatalf("test binary in a new pid namespace made no cgroup: %s", stderr.String())
+	}
+	if !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		t.Skipf("the child's pid %d in its namespace (wanted %d) is alive in this one", pid, dead)
+	}
+
+	New(t, "cgtest-ns-parent")
+
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("%s, of a live test binary whose pid in its own namespace is %d, removed by New: %v", dir, pid, err)
 	}
 }
