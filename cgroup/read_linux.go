@@ -129,8 +129,10 @@ func readBounded(path string, max int64) ([]byte, error) {
 	// Raw system calls, not os.Open: these files are pollable, and os.Open
 	// would start the runtime's network poller for them during the blank
 	// import's init (an epoll instance, an eventfd, and a registration and
-	// removal per file). O_NONBLOCK: a FIFO put in their place fails the
-	// read instead of blocking the program's start for a writer.
+	// removal per file). O_NONBLOCK: a FIFO put in their place does not
+	// block the program's start for a writer: with none it reads as an
+	// empty file (which parses as no cgroup lines, or no cgroup mounts),
+	// and with one that has not written it fails with EAGAIN.
 	fd, err := openRetry(path)
 	if err != nil {
 		return nil, &FileError{Path: path, Err: err}
