@@ -58,13 +58,19 @@ func (f *cfile) close() {
 // regular file, but a FIFO put in a file's place (a bind mount over it)
 // would otherwise block the open until a writer came, for good during a
 // blank import's init; opened, a FIFO fails the read with ESPIPE instead.
+// An open a signal interrupts is made again, as package os does.
 func (f *cfile) open() syscall.Errno {
-	fd, _, errno := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(atFDCWD),
-		uintptr(unsafe.Pointer(&f.z[0])), syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0, 0, 0)
-	if errno == 0 {
-		f.fd = int(fd)
+	for {
+		fd, _, errno := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(atFDCWD),
+			uintptr(unsafe.Pointer(&f.z[0])), syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0, 0, 0)
+		if errno == syscall.EINTR {
+			continue
+		}
+		if errno == 0 {
+			f.fd = int(fd)
+		}
+		return errno
 	}
-	return errno
 }
 
 // read reads the whole file into buf and returns the filled part. An error
@@ -126,18 +132,19 @@ func exists(name string) bool {
 // than max: a mountinfo of many megabytes (thousands of mounts on a busy
 // node) is real, one of gigabytes is an attack or a bug.
 func readBounded(path string, max int64) ([]byte, error) {
-	// Raw system calls, not os.Open: these files are pollable, and os.Open
-	// would start the runtime's network poller for them during the blank
-	// import's init (an epoll instance, an eventfd, and a registration and
-	// removal per file). O_NONBLOCK: a FIFO put in their place does not
-	// block the program's start for a writer: with none it reads as an
-	// empty file (which parses as no cgroup lines, or no cgroup mounts),
-	// and with one that has not written it fails with EAGAIN.
-	fd, err := openRetry(path)
-	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
+	// Opened as a cfile, with raw system calls, not os.Open: these files
+	// are pollable, and os.Open would start the runtime's network poller
+	// for them during the blank import's init (an epoll instance, an
+	// eventfd, and a registration and removal per file). With the
+	// cfile's O_NONBLOCK a FIFO put in their place does not block the
+	// program's start for a writer: with none it reads as an empty file
+	// (which parses as no cgroup lines, or no cgroup mounts), and with
+	// one that has not written it fails with EAGAIN.
+	f := newCFile(path)
+	if errno := f.open(); errno != 0 {
+		return nil, &FileError{Path: path, Err: errno}
 	}
-	defer syscall.Close(fd)
+	defer f.close()
 	// The kernel generates these files at each read call, and reports their
 	// size as 0: start with room for a typical mountinfo, so that most take
 	// one read and the one that says end of file (io.ReadAll starts at 512
@@ -158,7 +165,7 @@ func readBounded(path string, max int64) ([]byte, error) {
 			copy(grown, data)
 			data = grown
 		}
-		n, err := syscall.Read(fd, data[len(data):cap(data)])
+		n, err := syscall.Read(f.fd, data[len(data):cap(data)])
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -170,17 +177,6 @@ func readBounded(path string, max int64) ([]byte, error) {
 		data = data[:len(data)+n]
 		if int64(len(data)) > max {
 			return nil, &FileError{Path: path, Err: fmt.Errorf("%w (over %d bytes)", errTooLarge, max)}
-		}
-	}
-}
-
-// openRetry opens path for reading as readBounded wants it, again when
-// a signal interrupts the call.
-func openRetry(path string) (int, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
-		if err != syscall.EINTR {
-			return fd, err
 		}
 	}
 }
