@@ -107,21 +107,34 @@ func cleanEnv(env ...string) []string {
 }
 
 // runBlank runs testdata/blank once in g and returns its report and stderr.
+// Its output goes to regular files, not pipes: a pipe from os/exec is
+// non-blocking, and os.Stdout or os.Stderr would start the network poller
+// for it before any init ran, which the report's Eventpoll would then
+// blame on snug.
 func runBlank(t *testing.T, g *cgtest.Group, env ...string) (blankReport, string) {
 	t.Helper()
+	dir := t.TempDir()
+	stdout, err1 := os.Create(filepath.Join(dir, "stdout"))
+	stderr, err2 := os.Create(filepath.Join(dir, "stderr"))
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	defer stderr.Close()
 	cmd := g.Command(buildProgram(t, "testdata/blank"))
 	cmd.Env = cleanEnv(env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	out, _ := os.ReadFile(stdout.Name())
+	log, _ := os.ReadFile(stderr.Name())
 	if err != nil {
-		t.Fatalf("blank: %v\n%s", err, stderr.String())
+		t.Fatalf("blank: %v\n%s", err, log)
 	}
 	var r blankReport
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("blank output %q: %v", out, err)
 	}
-	return r, stderr.String()
+	return r, string(log)
 }
 
 // liveBlank is testdata/blank running with -every, its reports arriving on
@@ -269,31 +282,7 @@ func TestHostBlankImportNoPoller(t *testing.T) {
 	g := cgtest.New(t, "snug-tune-poller")
 	g.SetCPU(0.5)
 	g.SetMemory(256 * mib)
-	// Output to regular files: a pipe from os/exec is non-blocking, and
-	// os.Stdout or os.Stderr would start the poller for it before any
-	// init ran.
-	dir := t.TempDir()
-	stdout, err1 := os.Create(filepath.Join(dir, "stdout"))
-	stderr, err2 := os.Create(filepath.Join(dir, "stderr"))
-	if err := errors.Join(err1, err2); err != nil {
-		t.Fatal(err)
-	}
-	defer stdout.Close()
-	defer stderr.Close()
-	cmd := g.Command(buildProgram(t, "testdata/blank"))
-	cmd.Env = cleanEnv()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err := cmd.Run()
-	data, _ := os.ReadFile(stdout.Name())
-	log, _ := os.ReadFile(stderr.Name())
-	if err != nil {
-		t.Fatalf("blank: %v\n%s", err, log)
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	var r blankReport
-	if err := json.Unmarshal([]byte(line), &r); err != nil {
-		t.Fatalf("blank output %q: %v", data, err)
-	}
+	r, log := runBlank(t, g)
 	if r.GOMAXPROCS != 1 || r.GOMEMLIMIT != 224*mib {
 		t.Fatalf("GOMAXPROCS %d GOMEMLIMIT %d: the import did not run as configured; log:\n%s", r.GOMAXPROCS, r.GOMEMLIMIT, log)
 	}
