@@ -13,9 +13,10 @@ import (
 // staleName matches the names the harness gives directories in the test
 // process's own cgroup: New's snug-<name>-<pid>-<n> (n is below 1e6) and
 // Skip's snug-probe-<pid>. The prefix keeps other tools' directories out of
-// it where the test's cgroup is a shared root (the cpu hierarchy here). Child's names need no pattern: they only ever sit
-// inside one of New's directories and go with it. New's names made outside
-// the initial pid namespace end in nameSuffix and do not match.
+// it where the test's cgroup is a shared root (the cpu hierarchy here).
+// Child's names need no pattern: they only ever sit inside one of New's
+// directories and go with it. New's names made outside the initial pid
+// namespace end in nameSuffix and do not match.
 var staleName = regexp.MustCompile(`^(?:snug-.+-([0-9]+)-[0-9]{1,6}|snug-probe-([0-9]+))$`)
 
 // pidMaxLimit is the kernel's PID_MAX_LIMIT: no pid is larger.
@@ -32,10 +33,17 @@ const initPidNS = "pid:[4026531836]"
 // up as a different process: dead there, it would remove the directory of
 // a live test. The suffix keeps such names out of staleName.
 func nameSuffix() string {
-	if ns, _ := os.Readlink("/proc/self/ns/pid"); ns != initPidNS {
+	if ok, _ := initialPidNS(); !ok {
 		return "-pidns"
 	}
 	return ""
+}
+
+// initialPidNS reports whether the process is in the initial pid
+// namespace, and the namespace it is in.
+func initialPidNS() (bool, string) {
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	return ns == initPidNS, ns
 }
 
 // stalePid returns the pid a harness directory name carries.
@@ -67,8 +75,7 @@ func removeStale(t testing.TB, parents []string) {
 	// shares these directories looks dead: only the initial namespace sees
 	// every pid, so only there is "no such process" proof of a leftover,
 	// and only for names made in it (the others end in nameSuffix).
-	ns, _ := os.Readlink("/proc/self/ns/pid")
-	conclusive := ns == initPidNS
+	conclusive, ns := initialPidNS()
 	seen := map[string]bool{}
 	for _, parent := range parents {
 		if seen[parent] {
