@@ -43,6 +43,21 @@ func BenchmarkStats(b *testing.B) {
 	}
 }
 
+// BenchmarkMemoryLimitCurrent is the one-file read a caller that watches
+// memory often makes instead of Stats. Target: under a tenth of Stats.
+func BenchmarkMemoryLimitCurrent(b *testing.B) {
+	g := openSelf(b)
+	if _, err := g.Limits(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := g.MemoryLimitCurrent(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkOpen(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {

@@ -203,10 +203,18 @@ func TestFixturePodMemoryLimit(t *testing.T) {
 			t.Errorf("%s: own usage %d (working set %d), want the container's", what, s.MemoryCurrent, s.WorkingSet)
 		}
 	}
+	limitCurrent := func(what string, g *Group, want int64, wantCgroup string) {
+		t.Helper()
+		if v, cg, err := g.MemoryLimitCurrent(); err != nil || v != want || cg != wantCgroup {
+			t.Errorf("%s: MemoryLimitCurrent = %d, %q, %v; want %d, %q", what, v, cg, err, want, wantCgroup)
+		}
+	}
 	g := mustOpen(t, root)
+	limitCurrent("before any Limits or Stats", g, 50<<20, k8sLeaf)
 	if l := mustLimits(t, g); l.MemoryMax != 256<<20 || l.MemoryMaxSource.Cgroup != k8sPod {
 		t.Fatalf("MemoryMax = %d from %v, want the pod's", l.MemoryMax, l.MemoryMaxSource)
 	}
+	limitCurrent("after Limits", g, 200<<20, k8sPod)
 	s, err := g.Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +240,7 @@ func TestFixturePodMemoryLimit(t *testing.T) {
 		t.Errorf("with the container's memory.high binding: usage against the limit %d (%d) from %q, has %v: want the container's own %d (%d)",
 			s.MemoryLimitCurrent, s.MemoryLimitWorkingSet, s.MemoryLimitCgroup, s.HasMemoryLimitUsage, s.MemoryCurrent, s.WorkingSet)
 	}
+	limitCurrent("with the container's memory.high binding", g, 50<<20, k8sLeaf)
 	// Stats alone follows a change back, as Limits would.
 	if err := os.WriteFile(filepath.Join(root, fs, k8sLeaf, "memory.high"), []byte("max\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -240,6 +249,16 @@ func TestFixturePodMemoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	podUsage("Stats alone after the change", s)
+	limitCurrent("after Stats alone found the pod's limit again", g, 200<<20, k8sPod)
+	if err := os.WriteFile(filepath.Join(root, fs, k8sPod, "memory.current"), []byte("2x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.MemoryLimitCurrent(); err == nil || !strings.Contains(err.Error(), k8sPod+"/memory.current") {
+		t.Errorf("pod memory.current of 2x: error %v, want one naming the file", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, fs, k8sPod, "memory.current"), []byte("209715200\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// A pod usage file that cannot be parsed is an error naming it, and
 	// no usage against the limit rather than a wrong one.
@@ -454,6 +473,9 @@ func TestFixtureV1HiddenAncestorStatsAlone(t *testing.T) {
 	g := mustOpen(t, root)
 	s, err := g.Stats()
 	hidden("Stats alone", s, err)
+	if v, cg, err := g.MemoryLimitCurrent(); err != nil || v != 100<<20 || cg != "" {
+		t.Errorf("MemoryLimitCurrent under the hidden ancestor's limit = %d, %q, %v; want the own 100 MiB and no cgroup", v, cg, err)
+	}
 
 	// The container's own limit becomes the tighter: Stats alone follows,
 	// also after a Limits call found the hidden ancestor's binding.

@@ -72,6 +72,26 @@ func (g *Group) Limits() (Limits, error) { return g.limits() }
 // could read along with an error naming each file it could not.
 func (g *Group) Stats() (Stats, error) { return g.stats() }
 
+// MemoryLimitCurrent reads the memory usage, page cache included, that the
+// kernel holds against the memory limit: memory.current (v1:
+// memory.usage_in_bytes) of the cgroup whose limit bound at the last Limits
+// or Stats call, or of the process's own cgroup when there is no limit. It
+// returns that cgroup's path too, as Stats reports it in
+// MemoryLimitCgroup, for the caller to compare with the limit's
+// Source.Cgroup before it compares the numbers. Under a v1 ancestor's
+// limit that the mount hides no file shows the usage: the path is empty
+// and the usage is the process's own cgroup's, which is less.
+//
+// It is one read of one small file, a few percent of what Stats costs (on
+// cgroup v1 the kernel generates memory.stat at each read): it is for a
+// caller that watches memory often, such as tune's watchdog near the limit,
+// and reads Stats only when the usage comes close. The usage is never less
+// than the working set, so a usage below a threshold tells that the working
+// set is below it too.
+func (g *Group) MemoryLimitCurrent() (current int64, cgroup string, err error) {
+	return g.memoryLimitCurrent()
+}
+
 // Paths reports the cgroup directories Open resolved, keyed by controller
 // ("cpu", "memory", "cpuset", "pids", "cpuacct", and "unified" for the v2
 // hierarchy), as paths under the root given to Open. It is for diagnostics:

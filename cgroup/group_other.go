@@ -13,4 +13,6 @@ func open(options) (*Group, error) { return nil, ErrUnsupported }
 func (g *Group) limits() (Limits, error)  { return Limits{}, ErrUnsupported }
 func (g *Group) stats() (Stats, error)    { return Stats{}, ErrUnsupported }
 func (g *Group) paths() map[string]string { return nil }
-func (g *Group) close()                   {}
+
+func (g *Group) memoryLimitCurrent() (int64, string, error) { return 0, "", ErrUnsupported }
+func (g *Group) close()                                     {}

@@ -37,6 +37,10 @@ type report struct {
 	Permission bool
 	// NsfsFirst: an nsfs line preceded the cgroup2 line in mountinfo.
 	NsfsFirst bool
+	// What MemoryLimitCurrent returned after Stats.
+	LimitCurrent       int64
+	LimitCurrentCgroup string
+	LimitCurrentErr    string
 }
 
 const reportEnv = "SNUG_CGROUP_REPORT"
@@ -88,6 +92,10 @@ func TestMain(m *testing.M) {
 			r.Stats, err = g.Stats()
 			if err != nil {
 				r.StatErr = err.Error()
+			}
+			r.LimitCurrent, r.LimitCurrentCgroup, err = g.MemoryLimitCurrent()
+			if err != nil {
+				r.LimitCurrentErr = err.Error()
 			}
 		}
 		json.NewEncoder(os.Stdout).Encode(r)
@@ -255,6 +263,11 @@ func TestHostAncestorMemoryUsage(t *testing.T) {
 	}
 	if s.MemoryLimitCurrent > 256<<20 || s.MemoryCurrent > 128<<20 {
 		t.Errorf("implausible usage: parent %d, own %d", s.MemoryLimitCurrent, s.MemoryCurrent)
+	}
+	// The one-file read gives the same cgroup's usage (the child's own
+	// moves a little between the two reads).
+	if d := r.LimitCurrent - s.MemoryLimitCurrent; r.LimitCurrentErr != "" || r.LimitCurrentCgroup != parent.Cgroup["memory"] || d < -4<<20 || d > 4<<20 {
+		t.Errorf("MemoryLimitCurrent = %d, %q, %s; want about the parent's %d", r.LimitCurrent, r.LimitCurrentCgroup, r.LimitCurrentErr, s.MemoryLimitCurrent)
 	}
 }
 

@@ -2,6 +2,7 @@ package cgroup
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"syscall"
 	"time"
@@ -86,6 +87,36 @@ func (g *Group) memoryLimitUsage(s *Stats) error {
 	s.MemoryLimitCgroup, s.MemoryLimitCurrent = at.cgroup, current
 	s.MemoryLimitWorkingSet, s.HasMemoryLimitUsage = max(current-inactive, 0), true
 	return nil
+}
+
+func (g *Group) memoryLimitCurrent() (int64, string, error) {
+	if g == nil {
+		return 0, "", ErrNoCgroup
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f, cg := g.statsPlan.memCurrent, ""
+	if g.memory != nil {
+		cg = g.memory.levels[0].cgroup
+	}
+	switch at := g.memAt; {
+	case at != nil && at.kind == kMemoryStat:
+		cg = "" // a hidden ancestor's limit: no file has its usage
+	case at != nil && at.usage != nil:
+		f, cg = at.usage.current, at.cgroup
+	}
+	if f == nil { // no memory controller, or no usage file on it
+		return 0, cg, fmt.Errorf("cgroup: no memory usage file for %q: %w", cg, fs.ErrNotExist)
+	}
+	data, err := f.read(g.buf)
+	if err != nil {
+		return 0, cg, err
+	}
+	v, ok := parseInt(trim(data))
+	if !ok {
+		return 0, cg, syntaxError(f.name, "want a number")
+	}
+	return v, cg, nil
 }
 
 // userHZ is the unit of v1 cpuacct.stat. The kernel's USER_HZ is 100 on every

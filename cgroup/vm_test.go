@@ -215,6 +215,9 @@ func TestGuestParentTighter(t *testing.T) {
 		t.Errorf("usage against the limit %d (working set %d) from %q, has %v; own %d: want the parent's, at least the own",
 			s.MemoryLimitCurrent, s.MemoryLimitWorkingSet, s.MemoryLimitCgroup, s.HasMemoryLimitUsage, s.MemoryCurrent)
 	}
+	if v, cg, err := g.MemoryLimitCurrent(); err != nil || cg != "/snug-p" || v < s.MemoryCurrent-4<<20 || v > 128<<20 {
+		t.Errorf("MemoryLimitCurrent = %d, %q, %v; want the parent's, about %d", v, cg, err, s.MemoryLimitCurrent)
+	}
 }
 
 // Files missing for real: a cgroup whose parent enabled no controller has
@@ -278,6 +281,11 @@ func TestGuestStatsMissingFiles(t *testing.T) {
 	defer g.Close()
 	if l, err := g.Limits(); err != nil || l.MemoryMax != 256<<20 || !l.MemoryMaxSource.Ancestor {
 		t.Errorf("Limits = %+v, %v: want the parent's memory.max", l, err)
+	}
+	// The parent has the memory controller (the root enables it): its
+	// usage, which holds the leaf's, is what its limit is held against.
+	if v, cg, err := g.MemoryLimitCurrent(); err != nil || cg != "/snug-bare" || v <= 0 {
+		t.Errorf("MemoryLimitCurrent = %d, %q, %v; want the parent's usage", v, cg, err)
 	}
 }
 
