@@ -102,14 +102,19 @@ func TestWorkloadRefusesMislabelledPeers(t *testing.T) {
 // cgroup's charge and returns freed heap in time lives through it, while
 // the Go runtime alone, with no memory limit, is killed. Without this
 // control an OOM kill in the table could be the scenario's fault.
+//
+// Over this short window the memory outside the heap grows at about
+// 90 MiB/s, from 85% of the limit: snug at its defaults must live through
+// it too (sampling once a second, it was killed in 12 runs of 12 before it
+// checked the usage every 50 ms near the limit).
 func TestQuietScenarioIsFair(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the quiet scenario twice in real cgroups (~8 s)")
+		t.Skip("runs the quiet scenario three times in real cgroups (~10 s)")
 	}
 	cgtest.Require(t)
 	bin := workload(t)
 	kills := map[string]uint64{}
-	for _, peer := range []string{"control-watchdog", "runtime"} {
+	for _, peer := range []string{"control-watchdog", "snug", "runtime"} {
 		g := cgtest.New(t, "snug-quiet")
 		g.SetCPU(memQuota)
 		g.SetMemory(memLimitMiB << 20)
@@ -120,12 +125,9 @@ func TestQuietScenarioIsFair(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		kills[peer], _ = readOOMKills(g.Dir("memory"), g.V2())
 		t.Logf("%s: err %v, OOM kills %d\n%s", peer, err, kills[peer], lastLine(string(out)))
-		if peer == "control-watchdog" && err != nil {
-			t.Errorf("control-watchdog did not survive the quiet scenario: %v", err)
+		if peer != "runtime" && (err != nil || kills[peer] != 0) {
+			t.Errorf("%s did not survive the quiet scenario: %v, OOM-killed %d times\n%s", peer, err, kills[peer], out)
 		}
-	}
-	if kills["control-watchdog"] != 0 {
-		t.Errorf("control-watchdog OOM-killed %d times", kills["control-watchdog"])
 	}
 	if kills["runtime"] == 0 {
 		t.Errorf("the runtime alone survived the quiet scenario: the case no longer tests anything")

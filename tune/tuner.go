@@ -263,6 +263,7 @@ func (t *Tuner) loop(ctx context.Context, first time.Duration) {
 	}
 	timer := time.NewTimer(next)
 	defer timer.Stop()
+	var due time.Time // of the next evaluation; zero: at the first wake
 	for {
 		select {
 		case <-t.stopCh:
@@ -272,15 +273,24 @@ func (t *Tuner) loop(ctx context.Context, first time.Duration) {
 		case <-timer.C:
 		}
 		now := time.Now()
-		sampled := t.watch.sample(now) // before evaluate, which asks it about memory outside Go
-		next, more := t.evaluate(now)
-		if !more {
-			return
+		if now.Before(due) {
+			t.nearCheck(now) // woken between evaluations near the memory limit
+		} else {
+			sampled := t.watch.sample(now) // before evaluate, which asks it about memory outside Go
+			next, more := t.evaluate(now)
+			if !more {
+				return
+			}
+			if sampled {
+				t.watchdogStep(now)
+			}
+			due = now.Add(next)
 		}
-		if sampled {
-			t.watchdogStep(now)
+		wait := time.Until(due)
+		if t.watch.checkingNear() {
+			wait = min(wait, nearCheckEvery)
 		}
-		timer.Reset(next)
+		timer.Reset(wait)
 	}
 }
 

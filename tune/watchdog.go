@@ -15,8 +15,11 @@ import (
 // and the cgroup (cgroup.Stats); the Tuner's GOMEMLIMIT decision then asks
 // it how much memory the container uses outside Go (lowerMemoryLimit);
 // then it decides: FreeOSMemory near the limit, long pauses, death spiral,
-// and delivers its events. One goroutine, one timer, no allocation while
-// nothing happens.
+// and delivers its events. While the memory usage is near the FreeOSMemory
+// threshold, the Tuner also wakes every nearCheckEvery between samples for
+// the watchdog's check, which reads one file until the usage reaches the
+// threshold. One goroutine, one timer, no allocation while nothing
+// happens.
 
 // Bounds of the memory-outside-Go adjustment.
 const (
@@ -40,6 +43,19 @@ const (
 	// of the memory limit. A call that frees less than half of it counts
 	// as one that could not help.
 	freeMinGain = 8 << 20
+
+	// nearCheckEvery is how often the watchdog looks at the memory usage
+	// between samples while the usage is within nearBand of the limit
+	// below the FreeOSMemory threshold. Memory can grow by a hundred MiB
+	// in a second (a burst of requests, a C library filling a cache): at
+	// one sample a second the watchdog saw the threshold crossed only after
+	// the OOM kill (the quiet scenario of package bench, run over 3 s).
+	// Each look is one small file read (cgroup.Group.MemoryLimitCurrent);
+	// only a usage at the threshold costs a full read and the decision.
+	nearCheckEvery = 50 * time.Millisecond
+	// nearBand: the usage is near from this share of the limit below the
+	// threshold (from 67% of the limit at the default 92%).
+	nearBand = 0.25
 )
 
 // Bounds of the death-spiral detector.
@@ -68,8 +84,11 @@ type WatchdogStatus struct {
 	// is false when it is off (WithoutWatchdog, SNUG_WATCHDOG=off,
 	// SNUG=off), without a cgroup, and after Stop.
 	Running bool
-	// Samples counts the samples taken since Start.
-	Samples uint64
+	// Samples counts the samples taken since Start, and NearChecks the
+	// looks at the memory usage in between, every 50 ms while it is near
+	// the FreeOSMemory threshold (within 25% of the limit below it).
+	Samples    uint64
+	NearChecks uint64
 
 	// From the last sample: the working set held against the effective
 	// memory limit (that of the cgroup the limit is set on: under a
@@ -166,6 +185,15 @@ type watchdog struct {
 	atFloor           bool
 	why               string // the Decision's words for deducted, kept to not rebuild them
 
+	// Near the limit: the last look found the usage within nearBand of the
+	// threshold, and the Tuner looks every nearCheckEvery in between
+	// samples (check), whose full reads go to quick, not to cur and prev:
+	// the pause and spiral parts compare those over whole intervals.
+	near       bool
+	quick      sample
+	nearChecks uint64
+	seenCycles uint64 // the GC cycle count at the last look, for lastGC
+
 	// FreeOSMemory.
 	freeCalls   []time.Time // the last calls, oldest first, at most cfg.freeMaxCalls
 	ineffective bool        // the last call freed little; wait for the runtime to hold more
@@ -244,11 +272,52 @@ func (w *watchdog) sample(now time.Time) (ok bool) {
 	}
 	w.prev = w.cur
 	w.sampler.read(now, &w.cur)
-	if !w.sampled || w.cur.rt.cycles != w.prev.rt.cycles {
-		w.lastGC = now
-	}
+	w.sawCycles(now, w.cur.rt.cycles)
 	w.sampled = true
 	return true
+}
+
+// sawCycles records when the GC cycle count was last seen to move.
+func (w *watchdog) sawCycles(now time.Time, cycles uint64) {
+	if !w.sampled || cycles != w.seenCycles {
+		w.lastGC, w.seenCycles = now, cycles
+	}
+}
+
+// checkingNear reports whether the Tuner should wake for a check within
+// nearCheckEvery rather than wait for the next sample.
+func (w *watchdog) checkingNear() bool { return w != nil && w.near }
+
+// nearFrom tells whether a usage, page cache included, is near enough to
+// the FreeOSMemory threshold to check between samples. Without FreeOSMemory
+// there is nothing to do in time; at an interval as short as the checks'
+// the samples are the checks.
+func (w *watchdog) nearFrom(usage, limit int64) bool {
+	if w.cfg.freeAt <= 0 || limit <= 0 || w.interval <= nearCheckEvery {
+		return false
+	}
+	return float64(usage) >= (w.cfg.freeAt-nearBand)*float64(limit)
+}
+
+// check is a look between samples near the limit: one read of the usage,
+// and when that has reached the threshold (or does not concern the limit's
+// cgroup) a full read into quick and the FreeOSMemory decision on it.
+func (w *watchdog) check(now time.Time, l cgroup.Limits) {
+	w.nearChecks++
+	limit, src := l.MemoryLimit()
+	if w.sampler.group == nil || limit <= 0 {
+		w.near = false
+		return
+	}
+	if usage, cg, err := w.sampler.group.MemoryLimitCurrent(); err == nil && cg == src.Cgroup {
+		w.near = w.nearFrom(usage, limit)
+		if float64(usage) < w.cfg.freeAt*float64(limit) {
+			return // the working set, at most the usage, is below too
+		}
+	}
+	w.sampler.readMemory(now, &w.quick)
+	w.sawCycles(now, w.quick.rt.cycles)
+	w.decideFree(now, &w.quick, l)
 }
 
 // stop stops what runs beside the Tuner's goroutine (the flight recorder).
@@ -296,6 +365,37 @@ func (t *Tuner) watchdogStep(now time.Time) {
 	}
 }
 
+// nearCheck runs the watchdog's check between samples near the memory
+// limit, with the limits of the last evaluation, and delivers its events.
+func (t *Tuner) nearCheck(now time.Time) {
+	w := t.watch
+	defer func() {
+		// A bug here must not take the program down.
+		if r := recover(); r != nil {
+			w.near = false
+			if log := t.logger(); log != nil {
+				log.Error("snug: watchdog check panicked", "panic", fmt.Sprint(r))
+			}
+		}
+	}()
+	t.mu.Lock()
+	l, limitsErr := t.status.Limits, t.status.Err
+	t.mu.Unlock()
+	if limitsErr != nil {
+		w.near = false // the next evaluation will tell
+		return
+	}
+	w.check(now, l)
+	t.mu.Lock()
+	w.publishChecks(&t.status.Watchdog)
+	t.mu.Unlock()
+	if len(w.pending) > 0 {
+		t.deliver(w.pending)
+		clear(w.pending)
+		w.pending = w.pending[:0]
+	}
+}
+
 // publish copies the watchdog's state into s, with what GOMEMLIMIT is
 // lowered by in force (lowered); the caller holds the Tuner's lock.
 func (w *watchdog) publish(s *WatchdogStatus, l cgroup.Limits, lowered int64) {
@@ -311,8 +411,15 @@ func (w *watchdog) publish(s *WatchdogStatus, l cgroup.Limits, lowered int64) {
 	s.OutsideGo, s.OutsideDeducted = w.outside, lowered
 	s.GCCPU = w.gcShare
 	s.LastPause, s.LongPauses = w.cur.pauses.max, w.longTotal
-	s.FreeOSMemoryCalls, s.FreedBytes, s.FreeOSMemoryTime = w.freeN, w.freed, w.freeTook
 	s.Spiraling, s.SpiralReason = w.spiraling, w.spiralReason
+	w.publishChecks(s)
+}
+
+// publishChecks copies what a check near the limit can change: the
+// FreeOSMemory counters, the events and snapshots, the last read's error.
+func (w *watchdog) publishChecks(s *WatchdogStatus) {
+	s.NearChecks = w.nearChecks
+	s.FreeOSMemoryCalls, s.FreedBytes, s.FreeOSMemoryTime = w.freeN, w.freed, w.freeTook
 	s.Snapshots, s.LastSnapshot = w.snapN, w.lastSnap
 	s.Err = w.sampler.statsErr
 	if w.gateDirty || s.Events == nil {
@@ -372,7 +479,9 @@ func (w *watchdog) decide(now time.Time, l cgroup.Limits, limitsOK bool) {
 		w.outside, _, _, _ = w.outsideGo(s)
 	}
 	if limitsOK {
-		w.decideFree(now, l)
+		w.decideFree(now, s, l)
+	} else {
+		w.near = false
 	}
 	w.decidePause(now, l)
 	w.decideSpiral(now)
@@ -458,11 +567,13 @@ func (w *watchdog) outsideGo(s *sample) (outside, anon, shmem, kernel int64) {
 	return max(total-s.rt.held(), 0), anon, shmem, kernel
 }
 
-// decideFree calls debug.FreeOSMemory when the working set is over the
-// threshold and the runtime holds memory it can give back, within the rate
-// limits; when it cannot help, it reports EventNearLimit instead.
-func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
-	s := &w.cur
+// decideFree calls debug.FreeOSMemory when the working set in sample s is
+// over the threshold and the runtime holds memory it can give back, within
+// the rate limits; when it cannot help, it reports EventNearLimit instead.
+// It also decides whether the Tuner checks between samples (near).
+func (w *watchdog) decideFree(now time.Time, s *sample, l cgroup.Limits) {
+	checking := w.near
+	w.near = false
 	limit, _ := l.MemoryLimit()
 	if limit <= 0 || !s.statsOK || w.sampler.statsErr != nil || s.stats.MemoryCurrent == 0 {
 		return
@@ -472,6 +583,7 @@ func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
 		at = DefaultFreeOSMemoryAt // still report, never call
 	}
 	ws := limitWorkingSet(s.stats, l)
+	w.near = w.nearFrom(limitCurrent(s.stats, l), limit)
 	threshold := int64(at * float64(limit))
 	minGain := max(int64(freeMinGain), limit/32)
 	if ws < threshold {
@@ -484,11 +596,16 @@ func (w *watchdog) decideFree(now time.Time, l cgroup.Limits) {
 	held := s.rt.held()
 	// What a GC and a scavenge could return: free pages not yet released,
 	// and the objects the last GC did not find live (garbage, or allocated
-	// since). When no GC has run for two intervals, the last GC's live
-	// count is stale (the program may have dropped everything since), and
-	// only a GC can tell: count every object.
+	// since). When no GC has run in the last two looks (samples, or checks
+	// near the limit), the last GC's live count is stale (the program may
+	// have dropped everything since), and only a GC can tell: count every
+	// object.
 	reclaimable := int64(s.rt.heapFree) + max(int64(s.rt.heapObjects)-int64(s.rt.heapLive), 0)
-	if now.Sub(w.lastGC) >= 2*w.interval {
+	span := w.interval
+	if checking {
+		span = nearCheckEvery
+	}
+	if now.Sub(w.lastGC) >= 2*span {
 		reclaimable = int64(s.rt.heapFree) + int64(s.rt.heapObjects)
 	}
 	canHelp := reclaimable >= minGain && !(w.ineffective && held < w.ineffHeld+minGain)
@@ -577,6 +694,15 @@ func limitWorkingSet(s cgroup.Stats, l cgroup.Limits) int64 {
 		return s.MemoryLimitWorkingSet
 	}
 	return s.WorkingSet
+}
+
+// limitCurrent is limitWorkingSet's usage with page cache: what decides
+// whether the watchdog checks between samples, as check's one read does.
+func limitCurrent(s cgroup.Stats, l cgroup.Limits) int64 {
+	if _, src := l.MemoryLimit(); s.HasMemoryLimitUsage && s.MemoryLimitCgroup == src.Cgroup {
+		return s.MemoryLimitCurrent
+	}
+	return s.MemoryCurrent
 }
 
 // decidePause reports the long pauses of the window, with a likely cause.

@@ -2,6 +2,7 @@ package tune
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -88,6 +89,7 @@ func BenchmarkWatchdogIdleCPU(b *testing.B) {
 			tu.Stop()
 			b.ReportMetric(100*used.Seconds()/wall.Seconds(), "%cpu")
 			b.ReportMetric(float64(st.Watchdog.Samples), "samples")
+			b.ReportMetric(float64(st.Watchdog.NearChecks), "checks")
 		}
 		b.ReportMetric(0, "ns/op")
 	}
@@ -95,5 +97,21 @@ func BenchmarkWatchdogIdleCPU(b *testing.B) {
 	for _, iv := range []time.Duration{DefaultInterval, 10 * time.Millisecond} {
 		b.Run("tuner/interval="+iv.String(), func(b *testing.B) { measure(b, WithInterval(iv), WithoutWatchdog()) })
 		b.Run("watchdog/interval="+iv.String(), func(b *testing.B) { measure(b, WithInterval(iv)) })
+	}
+	// Near the memory limit the watchdog checks the usage every 50 ms
+	// between its samples: on a fixture cgroup (files on a temporary
+	// directory, not the kernel's) with the usage at 60% of the limit, then
+	// at 78%, below the FreeOSMemory threshold, so the cost is the checks'
+	// own (samples report the checks: about 19 a second).
+	for _, c := range []struct {
+		name  string
+		usage int64
+	}{{"far", 154 * mib}, {"near", 200 * mib}} {
+		b.Run("watchdog/fixture-"+c.name, func(b *testing.B) {
+			f := newFixture(b)
+			f.set("pod/ctr", "memory.max", fmt.Sprint(256*mib))
+			f.memoryStat(c.usage, c.usage-10*mib, 0, 0, 0, 0)
+			measure(b, withGroup(f.group()), WithInterval(DefaultInterval))
+		})
 	}
 }

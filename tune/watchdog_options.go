@@ -21,8 +21,9 @@ const (
 	// a 256 MiB limit with 100 to 180 MiB live, 0.87 to 0.90 of 1 GiB with
 	// 600 MiB live), so that a busy heap at its limit does not pay a full
 	// GC for nothing, and below the limit by more than the memory a
-	// program typically grows by between two samples a second apart, so
-	// that there is time to act.
+	// program typically grows by in the 50 ms between two looks near the
+	// threshold (the watchdog checks the usage that often from 25% of the
+	// limit below it), so that there is time to act.
 	DefaultFreeOSMemoryAt = 0.92
 
 	// DefaultLongPause is the GC stop-the-world pause from which the

@@ -17,6 +17,7 @@ const (
 	mCPUGCIdleMark         // the part of it done on otherwise idle Ps
 	mCPUTotal              // GOMAXPROCS × wall time
 	mCPUIdle               // P time spent idle
+	mCycles                // GC cycles completed; from here to mMemReleased: what readMemory reads
 	mHeapLive              // bytes marked live by the last GC
 	mHeapGoal              // the heap size at which the next GC ends
 	mHeapFree              // free heap pages not yet returned to the OS
@@ -26,7 +27,6 @@ const (
 	mGOMEMLIMIT            // the memory limit in force
 	mGOGC                  // GOGC in percent, -1 when off
 	mLimiterLast           // the last GC cycle in which the CPU limiter engaged
-	mCycles                // GC cycles completed
 	mGoroutines            // live goroutines
 	mGOMAXPROCS            // current GOMAXPROCS
 	numMetrics
@@ -39,6 +39,7 @@ var metricNames = [numMetrics]string{
 	mCPUGCIdleMark:  "/cpu/classes/gc/mark/idle:cpu-seconds",
 	mCPUTotal:       "/cpu/classes/total:cpu-seconds",
 	mCPUIdle:        "/cpu/classes/idle:cpu-seconds",
+	mCycles:         "/gc/cycles/total:gc-cycles",
 	mHeapLive:       "/gc/heap/live:bytes",
 	mHeapGoal:       "/gc/heap/goal:bytes",
 	mHeapFree:       "/memory/classes/heap/free:bytes",
@@ -48,7 +49,6 @@ var metricNames = [numMetrics]string{
 	mGOMEMLIMIT:     "/gc/gomemlimit:bytes",
 	mGOGC:           "/gc/gogc:percent",
 	mLimiterLast:    "/gc/limiter/last-enabled:gc-cycle",
-	mCycles:         "/gc/cycles/total:gc-cycles",
 	mGoroutines:     "/sched/goroutines:goroutines",
 	mGOMAXPROCS:     "/sched/gomaxprocs:threads",
 }
@@ -122,6 +122,23 @@ func newSampler(g *cgroup.Group, longPause time.Duration) *sampler {
 // the kernel generates memory.stat).
 func (s *sampler) read(now time.Time, out *sample) {
 	s.readRuntime(&out.rt, &out.pauses)
+	out.at = now
+	if s.group != nil {
+		out.stats, s.statsErr = s.group.Stats()
+		out.statsOK = true
+	}
+}
+
+// readMemory takes the part of a sample the FreeOSMemory decision needs,
+// between two samples near the limit: the runtime's heap and GC cycle
+// count, and the cgroup's counters. It leaves the pause histograms to
+// readRuntime, whose deltas must span the whole interval.
+func (s *sampler) readMemory(now time.Time, out *sample) {
+	metrics.Read(s.samples[mCycles : mMemReleased+1])
+	out.rt = runtimeStats{cycles: s.uint(mCycles), heapLive: s.uint(mHeapLive), heapGoal: s.uint(mHeapGoal),
+		heapFree: s.uint(mHeapFree), heapObjects: s.uint(mHeapObjects),
+		memTotal: s.uint(mMemTotal), memReleased: s.uint(mMemReleased)}
+	out.pauses = pauseWindow{}
 	out.at = now
 	if s.group != nil {
 		out.stats, s.statsErr = s.group.Stats()

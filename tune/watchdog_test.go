@@ -317,6 +317,129 @@ func TestWatchdogLimitMovedSinceSample(t *testing.T) {
 	}
 }
 
+// Near the limit the watchdog looks between samples: memory that grows by a
+// hundred MiB in a second crosses the threshold and reaches the limit
+// between two samples a second apart. The checks read the usage alone until
+// it reaches the threshold, leave the samples the other parts compare
+// untouched, and act as a sample would.
+func TestWatchdogChecksNearLimit(t *testing.T) {
+	f := newFixture(t)
+	f.set("pod/ctr", "memory.max", fmt.Sprint(256*mib))
+	f.memoryStat(100*mib, 90*mib, 0, 0, 0, 0) // 39% of the limit
+	g := f.group()
+	l, err := g.Limits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWatchdog(defaultWatchdogConfig(), g, time.Second)
+	now := time.Now()
+	step := func() { // a sample, as the Tuner's loop takes one each interval
+		now = now.Add(time.Second)
+		w.sample(now)
+		w.decide(now, l, true)
+	}
+	step()
+	if w.checkingNear() {
+		t.Errorf("checking between samples at 100 MiB of 256 MiB")
+	}
+	f.memoryStat(180*mib, 90*mib, 80*mib, 70*mib, 0, 0) // 70%, page cache included
+	step()
+	if !w.checkingNear() {
+		t.Fatalf("not checking between samples at 180 MiB of 256 MiB (threshold %v)", DefaultFreeOSMemoryAt)
+	}
+	sampled, prevTotal := w.cur, append([]uint64(nil), w.sampler.prevTotal...)
+
+	// Under the threshold a check reads memory.current alone.
+	now = now.Add(nearCheckEvery)
+	w.check(now, l)
+	if !w.quick.at.IsZero() || !w.checkingNear() || w.nearChecks != 1 {
+		t.Errorf("check at 180 MiB: full read at %v, near %v, %d checks; want no full read, still near", w.quick.at, w.checkingNear(), w.nearChecks)
+	}
+	if n := testing.AllocsPerRun(100, func() { w.check(now, l) }); n != 0 {
+		t.Errorf("%v allocations per check under the threshold, want 0", n)
+	}
+
+	// The usage crosses the threshold with garbage the runtime holds and
+	// no GC since: the check reads everything and, once no GC has run in
+	// two checks (the first sees the test's GC), calls FreeOSMemory.
+	allocate(96 * mib)
+	runtime.GC() // the 96 MiB is live at this GC: only staleness can tell it went
+	sinkBytes = nil
+	f.memoryStat(250*mib, 240*mib, 0, 0, 0, 0)
+	for i := 0; i < 3 && w.freeN == 0; i++ {
+		now = now.Add(nearCheckEvery)
+		w.check(now, l)
+	}
+	if w.freeN != 1 || w.pending[len(w.pending)-1].Kind != EventFreeOSMemory {
+		t.Fatalf("250 MiB of 256 MiB, 96 MiB of garbage: %d FreeOSMemory calls, events %v", w.freeN, w.pending)
+	}
+	if !w.quick.at.Equal(now) {
+		t.Errorf("the call's sample is from %v, want the check's %v", w.quick.at, now)
+	}
+	// The sample the pause and spiral parts compare is the last
+	// interval's, and the pause histograms' baseline is untouched.
+	if w.cur != sampled || !slicesEqual(w.sampler.prevTotal, prevTotal) {
+		t.Errorf("a check changed the interval's sample")
+	}
+
+	w.pending = w.pending[:0]
+	n := testing.AllocsPerRun(100, func() { // over the threshold: full reads, suppressed reports
+		w.check(now, l)
+		w.pending = w.pending[:0]
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per check over the threshold, want 0", n)
+	}
+
+	// A failed read of the one file falls back to the full read.
+	f.set("pod/ctr", "memory.current", "many")
+	now = now.Add(nearCheckEvery)
+	w.check(now, l)
+	if !w.quick.at.Equal(now) {
+		t.Errorf("check with an unreadable memory.current: no full read")
+	}
+}
+
+func slicesEqual(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// The Tuner's loop wakes for the checks between its samples while the
+// usage is near the limit, and only then.
+func TestTunerChecksNearLimit(t *testing.T) {
+	f := newFixture(t)
+	f.set("pod/ctr", "memory.max", fmt.Sprint(256*mib))
+	f.memoryStat(100*mib, 90*mib, 0, 0, 0, 0)
+	tu := f.start(nil, WithInterval(300*time.Millisecond))
+	eventually(t, "two samples", func() bool { return tu.Status().Watchdog.Samples >= 2 })
+	if n := tu.Status().Watchdog.NearChecks; n != 0 {
+		t.Errorf("%d checks between samples at 100 MiB of 256 MiB", n)
+	}
+	f.memoryStat(200*mib, 190*mib, 0, 0, 0, 0)
+	eventually(t, "checks between samples", func() bool { return tu.Status().Watchdog.NearChecks >= 10 })
+	if st := tu.Status().Watchdog; st.Samples > st.NearChecks {
+		t.Errorf("%d samples for %d checks, want about one for five", st.Samples, st.NearChecks)
+	}
+	tu.Stop()
+	// With FreeOSMemory off there is nothing to do in time.
+	off := newFixture(t)
+	off.set("pod/ctr", "memory.max", fmt.Sprint(256*mib))
+	off.memoryStat(250*mib, 240*mib, 0, 0, 0, 0)
+	tu2 := off.start(nil, WithInterval(100*time.Millisecond), WithoutFreeOSMemory())
+	eventually(t, "three samples", func() bool { return tu2.Status().Watchdog.Samples >= 3 })
+	if n := tu2.Status().Watchdog.NearChecks; n != 0 {
+		t.Errorf("%d checks with FreeOSMemory off", n)
+	}
+}
+
 // Memory that is live does not come back: after one call that frees
 // little, the watchdog stops calling and reports.
 func TestWatchdogFreeOSMemoryThatCannotHelp(t *testing.T) {
