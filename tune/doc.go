@@ -133,11 +133,12 @@
 // 256 MiB limit, where a watchdog that looked once a second was OOM-killed
 // in every run. So while the usage, page cache included, is within 25% of
 // the limit below the threshold (from 67% of the limit at 92%), the
-// watchdog also looks every 50 ms between samples (Status.NearChecks): a
-// read of memory.current alone (cgroup.Group.MemoryLimitCurrent, about
-// 1 µs), and the full read and the decision above only once that usage
-// has reached the threshold. Memory that grows from below that band to
-// the limit within one interval can still outrun it.
+// watchdog also looks every 50 ms between samples
+// (Status.Watchdog.NearChecks): a read of memory.current alone
+// (cgroup.Group.MemoryLimitCurrent, about 1 µs), and the full read and
+// the decision above only once that usage has reached the threshold.
+// Memory that grows from below that band to the limit within one interval
+// can still outrun it.
 //
 // The 92% is above what a healthy heap at its GOMEMLIMIT reaches, so that
 // such a program does not pay full GCs for nothing, with the room a
