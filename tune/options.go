@@ -43,6 +43,9 @@ type config struct {
 	open  func(...cgroup.Option) (*cgroup.Group, error)
 	// getenv reads the environment (tests replace it).
 	getenv func(string) string
+	// noLoop: Start does all its work but starts no goroutine (tests of
+	// what Start alone does to the process).
+	noLoop bool
 
 	errs []error
 }
@@ -184,3 +187,6 @@ func OnChange(f func(Decision)) Option {
 
 // withGroup makes the Tuner read g instead of the process's own cgroup.
 func withGroup(g *cgroup.Group) Option { return func(c *config) { c.group = g } }
+
+// withoutLoop makes Start leave out its goroutine; Stop still restores.
+func withoutLoop() Option { return func(c *config) { c.noLoop = true } }

@@ -216,6 +216,10 @@ func Start(ctx context.Context, opts ...Option) (*Tuner, error) {
 		}
 		return t, nil
 	}
+	if c.noLoop {
+		close(t.done)
+		return t, nil
+	}
 	go t.loop(ctx, pev.next)
 	return t, nil
 }

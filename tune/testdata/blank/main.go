@@ -9,9 +9,7 @@
 //
 // stw_other counts the stop-the-world pauses not made by the GC
 // (runtime/metrics /sched/pauses/total/other:seconds): GOMAXPROCS changes,
-// whoever makes them. eventpoll, in the first line only, says whether the
-// runtime's network poller had started when main began: nothing but
-// snug's init can have started it.
+// whoever makes them.
 //
 // -setmem and -setprocs make the program set GOMEMLIMIT and GOMAXPROCS
 // itself, -after the Tuner started, as an application that knows better
@@ -26,7 +24,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"strconv"
 	"time"
 
 	_ "github.com/snug-go/snug"
@@ -38,22 +35,9 @@ type report struct {
 	GOMEMLIMIT int64  `json:"gomemlimit"`
 	NumCPU     int    `json:"num_cpu"`
 	STWOther   uint64 `json:"stw_other"`
-	Eventpoll  bool   `json:"eventpoll,omitempty"`
-}
-
-// hasEventpoll reports whether the process has an epoll descriptor, the
-// runtime's network poller, through readlink, which opens nothing.
-func hasEventpoll() bool {
-	for fd := 0; fd < 256; fd++ {
-		if target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err == nil && target == "anon_inode:[eventpoll]" {
-			return true
-		}
-	}
-	return false
 }
 
 func main() {
-	poller := hasEventpoll()
 	every := flag.Duration("every", 0, "report again at this interval")
 	total := flag.Duration("for", 0, "keep reporting this long")
 	setMem := flag.Int64("setmem", 0, "call debug.SetMemoryLimit with this many bytes")
@@ -73,8 +57,7 @@ func main() {
 				n += c
 			}
 		}
-		out.Encode(report{time.Now().UnixNano(), runtime.GOMAXPROCS(0), debug.SetMemoryLimit(-1), runtime.NumCPU(), n, poller})
-		poller = false
+		out.Encode(report{time.Now().UnixNano(), runtime.GOMAXPROCS(0), debug.SetMemoryLimit(-1), runtime.NumCPU(), n})
 	}
 	emit()
 	start := time.Now()
