@@ -154,14 +154,17 @@ func (c *containerObserver) observe(_ context.Context, o metric.Observer) error 
 	if memStatOK {
 		o.ObserveInt64(c.workingSet, st.WorkingSet)
 		o.ObserveInt64(c.rss, st.Anon)
-		if memLimOK && lim.MemoryMax > 0 {
-			// The kernel holds the usage of memory.max's own cgroup
-			// against it: a pod's, siblings included, under a pod-level
-			// limit.
-			ws := st.WorkingSet
-			if st.HasMemoryLimitUsage && st.MemoryLimitCgroup == lim.MemoryMaxSource.Cgroup {
-				ws = st.MemoryLimitWorkingSet
-			}
+	}
+	if memLimOK && lim.MemoryMax > 0 {
+		// The kernel holds the usage of memory.max's own cgroup against
+		// it: a pod's, siblings included, under a pod-level limit; also
+		// when the process's own cgroup has no memory files (a leaf whose
+		// parent did not enable the controller is charged to the parent).
+		ws, wsOK := st.WorkingSet, memStatOK
+		if st.HasMemoryLimitUsage && st.MemoryLimitCgroup == lim.MemoryMaxSource.Cgroup {
+			ws, wsOK = st.MemoryLimitWorkingSet, true
+		}
+		if wsOK {
 			o.ObserveInt64(c.available, max(lim.MemoryMax-ws, 0))
 		}
 	}

@@ -149,6 +149,31 @@ func TestContainerFixturePodLimit(t *testing.T) {
 	}
 }
 
+// A leaf whose parent did not enable the memory controller has no memory
+// files: its own usage series are absent, but the pod's limit and the
+// room left under it are known.
+func TestContainerFixtureLeafWithoutMemoryController(t *testing.T) {
+	fs := "sys/fs/cgroup"
+	files := v2Fixture()
+	for _, f := range []string{"memory.max", "memory.high", "memory.current", "memory.stat", "memory.events", "memory.swap.max"} {
+		delete(files, fs+fixtureLeaf+"/"+f)
+	}
+	files[fs+fixtureLeaf+"/cgroup.controllers"] = "cpuset cpu io pids\n"
+	files[fs+fixturePod+"/memory.max"] = "1073741824\n"
+	files[fs+fixturePod+"/memory.high"] = "max\n"
+	files[fs+fixturePod+"/memory.current"] = "900000000\n"
+	files[fs+fixturePod+"/memory.stat"] = "anon 700000000\ninactive_file 100000000\n"
+	s := collect(t, setup(t, telemetry.WithCgroup(fixtureGroup(t, files))))
+	if got, want := s.must(t, "container.memory.available").value, float64(1073741824-(900000000-100000000)); got != want {
+		t.Errorf("container.memory.available = %v, want %v", got, want)
+	}
+	for _, k := range []string{"container.memory.usage", "container.memory.working_set"} {
+		if p, ok := s[k]; ok {
+			t.Errorf("%s = %v without the leaf's memory files", k, p.value)
+		}
+	}
+}
+
 // TestContainerFixtureNoLimits: without limits, no limit series and no
 // container.memory.available, rather than zeros that read as "no memory".
 func TestContainerFixtureNoLimits(t *testing.T) {

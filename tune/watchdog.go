@@ -575,7 +575,10 @@ func (w *watchdog) decideFree(now time.Time, s *sample, l cgroup.Limits) {
 	checking := w.near
 	w.near = false
 	limit, _ := l.MemoryLimit()
-	if limit <= 0 || !s.statsOK || w.sampler.statsErr != nil || s.stats.MemoryCurrent == 0 {
+	// No usage at all is a read that found no file. (The process's own
+	// cgroup may have none while the limit's has one: a leaf whose parent
+	// did not enable the memory controller, charged to that parent.)
+	if limit <= 0 || !s.statsOK || w.sampler.statsErr != nil || limitCurrent(s.stats, l) == 0 {
 		return
 	}
 	at := w.cfg.freeAt

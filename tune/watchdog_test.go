@@ -271,6 +271,31 @@ func TestWatchdogFreeOSMemoryNearPodLimit(t *testing.T) {
 	}
 }
 
+// A leaf whose parent did not enable the memory controller has no memory
+// files; the kernel charges its memory to the parent, whose limit and usage
+// are what count.
+func TestWatchdogFreeOSMemoryLeafWithoutMemoryController(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{"memory.max", "memory.high", "memory.swap.max"} {
+		if err := os.Remove(filepath.Join(f.root, "sys/fs/cgroup/pod/ctr", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.set("pod", "memory.max", "268435456")
+	f.set("pod", "memory.current", fmt.Sprint(250*mib))
+	f.set("pod", "memory.stat", "anon 250000000\ninactive_file 0\n")
+	allocate(96 * mib)
+	runtime.GC()
+	sinkBytes = nil
+
+	var evs events
+	tu := f.start(nil, OnEvent(evs.add))
+	eventually(t, "a FreeOSMemory call", func() bool { return len(evs.of(EventFreeOSMemory)) == 1 })
+	if st := tu.Status().Watchdog; st.WorkingSet != 250*mib || st.MemoryLimit != 256*mib {
+		t.Errorf("status working set %s of %s, want the pod's 250 MiB of 256 MiB", formatBytes(st.WorkingSet), formatBytes(st.MemoryLimit))
+	}
+}
+
 // The Tuner samples before it re-reads the limits: after an in-place
 // resize gives the container a limit tighter than the pod's, the sample
 // still holds the pod's working set (the limit that bound at the last
