@@ -4,6 +4,7 @@ package telemetry_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -126,51 +127,47 @@ func TestContainerFixtureV2(t *testing.T) {
 // TestContainerFixturePodLimit: under a pod-level memory limit the memory
 // available is the pod's limit less the pod's working set, the sibling
 // containers' included, as the kernel counts it; the container's own
-// usage series stay its own.
+// usage series stay its own. A leaf whose parent did not enable the memory
+// controller has no memory files: its own usage series are absent, but the
+// pod's limit and the room left under it are known.
 func TestContainerFixturePodLimit(t *testing.T) {
 	fs := "sys/fs/cgroup"
-	files := v2Fixture()
-	files[fs+fixtureLeaf+"/memory.max"] = "max\n"
-	files[fs+fixtureLeaf+"/memory.high"] = "max\n"
-	files[fs+fixturePod+"/memory.max"] = "1073741824\n"
-	files[fs+fixturePod+"/memory.high"] = "max\n"
-	files[fs+fixturePod+"/memory.current"] = "900000000\n"
-	files[fs+fixturePod+"/memory.stat"] = "anon 700000000\ninactive_file 100000000\n"
-	s := collect(t, setup(t, telemetry.WithCgroup(fixtureGroup(t, files))))
-	for k, v := range map[string]float64{
-		"snug.container.memory.limit":  1073741824,
-		"container.memory.available":   1073741824 - (900000000 - 100000000),
-		"container.memory.usage":       123456789,
-		"container.memory.working_set": 123456789 - 30000000,
-	} {
-		if got := s.must(t, k).value; got != v {
-			t.Errorf("%s = %v, want %v", k, got, v)
-		}
-	}
-}
-
-// A leaf whose parent did not enable the memory controller has no memory
-// files: its own usage series are absent, but the pod's limit and the
-// room left under it are known.
-func TestContainerFixtureLeafWithoutMemoryController(t *testing.T) {
-	fs := "sys/fs/cgroup"
-	files := v2Fixture()
-	for _, f := range []string{"memory.max", "memory.high", "memory.current", "memory.stat", "memory.events", "memory.swap.max"} {
-		delete(files, fs+fixtureLeaf+"/"+f)
-	}
-	files[fs+fixtureLeaf+"/cgroup.controllers"] = "cpuset cpu io pids\n"
-	files[fs+fixturePod+"/memory.max"] = "1073741824\n"
-	files[fs+fixturePod+"/memory.high"] = "max\n"
-	files[fs+fixturePod+"/memory.current"] = "900000000\n"
-	files[fs+fixturePod+"/memory.stat"] = "anon 700000000\ninactive_file 100000000\n"
-	s := collect(t, setup(t, telemetry.WithCgroup(fixtureGroup(t, files))))
-	if got, want := s.must(t, "container.memory.available").value, float64(1073741824-(900000000-100000000)); got != want {
-		t.Errorf("container.memory.available = %v, want %v", got, want)
-	}
-	for _, k := range []string{"container.memory.usage", "container.memory.working_set"} {
-		if p, ok := s[k]; ok {
-			t.Errorf("%s = %v without the leaf's memory files", k, p.value)
-		}
+	for _, leafFiles := range []bool{true, false} {
+		t.Run(fmt.Sprint("leaf-memory-files=", leafFiles), func(t *testing.T) {
+			files := v2Fixture()
+			files[fs+fixtureLeaf+"/memory.max"] = "max\n"
+			files[fs+fixtureLeaf+"/memory.high"] = "max\n"
+			if !leafFiles {
+				for _, f := range []string{"memory.max", "memory.high", "memory.current", "memory.stat", "memory.events", "memory.swap.max"} {
+					delete(files, fs+fixtureLeaf+"/"+f)
+				}
+				files[fs+fixtureLeaf+"/cgroup.controllers"] = "cpuset cpu io pids\n"
+			}
+			files[fs+fixturePod+"/memory.max"] = "1073741824\n"
+			files[fs+fixturePod+"/memory.high"] = "max\n"
+			files[fs+fixturePod+"/memory.current"] = "900000000\n"
+			files[fs+fixturePod+"/memory.stat"] = "anon 700000000\ninactive_file 100000000\n"
+			s := collect(t, setup(t, telemetry.WithCgroup(fixtureGroup(t, files))))
+			want := map[string]float64{
+				"snug.container.memory.limit": 1073741824,
+				"container.memory.available":  1073741824 - (900000000 - 100000000),
+			}
+			if leafFiles {
+				want["container.memory.usage"] = 123456789
+				want["container.memory.working_set"] = 123456789 - 30000000
+			} else {
+				for _, k := range []string{"container.memory.usage", "container.memory.working_set"} {
+					if p, ok := s[k]; ok {
+						t.Errorf("%s = %v without the leaf's memory files", k, p.value)
+					}
+				}
+			}
+			for k, v := range want {
+				if got := s.must(t, k).value; got != v {
+					t.Errorf("%s = %v, want %v", k, got, v)
+				}
+			}
+		})
 	}
 }
 

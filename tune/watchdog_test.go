@@ -267,51 +267,40 @@ func TestWatchdogFreeOSMemoryNearLimit(t *testing.T) {
 
 // Under a pod-level limit the pod's working set is what the kernel holds
 // against it: sibling containers filling the pod bring this process near
-// the limit although its own cgroup holds little.
+// the limit although its own cgroup holds little, or has no memory files
+// at all (a leaf whose parent did not enable the memory controller, whose
+// memory the kernel charges to the parent).
 func TestWatchdogFreeOSMemoryNearPodLimit(t *testing.T) {
-	f := newFixture(t)
-	f.set("pod", "memory.max", "268435456")
-	f.set("pod", "memory.current", fmt.Sprint(260*mib))
-	f.set("pod", "memory.stat", "anon 250000000\ninactive_file 0\n")
-	f.memoryStat(40*mib, 0, 0, 0, 0, 0)
-	allocate(96 * mib)
-	runtime.GC()
-	sinkBytes = nil
+	for _, leafFiles := range []bool{true, false} {
+		t.Run(fmt.Sprint("leaf-memory-files=", leafFiles), func(t *testing.T) {
+			f := newFixture(t)
+			if leafFiles {
+				f.memoryStat(40*mib, 0, 0, 0, 0, 0)
+			} else {
+				for _, name := range []string{"memory.max", "memory.high", "memory.swap.max"} {
+					if err := os.Remove(filepath.Join(f.root, "sys/fs/cgroup/pod/ctr", name)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			f.set("pod", "memory.max", "268435456")
+			f.set("pod", "memory.current", fmt.Sprint(260*mib))
+			f.set("pod", "memory.stat", "anon 250000000\ninactive_file 0\n")
+			allocate(96 * mib)
+			runtime.GC()
+			sinkBytes = nil
 
-	var evs events
-	tu := f.start(nil, OnEvent(evs.add))
-	eventually(t, "a FreeOSMemory call", func() bool { return len(evs.of(EventFreeOSMemory)) == 1 })
-	ev := evs.of(EventFreeOSMemory)[0]
-	if before, _ := ev.Field("working_set_before"); before.Int64() != 260*mib {
-		t.Errorf("working set before the call %s, want the pod's 260 MiB: %v", formatBytes(before.Int64()), ev)
-	}
-	if st := tu.Status().Watchdog; st.WorkingSet != 260*mib || st.MemoryLimit != 256*mib {
-		t.Errorf("status working set %s of %s, want the pod's 260 MiB of 256 MiB", formatBytes(st.WorkingSet), formatBytes(st.MemoryLimit))
-	}
-}
-
-// A leaf whose parent did not enable the memory controller has no memory
-// files; the kernel charges its memory to the parent, whose limit and usage
-// are what count.
-func TestWatchdogFreeOSMemoryLeafWithoutMemoryController(t *testing.T) {
-	f := newFixture(t)
-	for _, name := range []string{"memory.max", "memory.high", "memory.swap.max"} {
-		if err := os.Remove(filepath.Join(f.root, "sys/fs/cgroup/pod/ctr", name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.set("pod", "memory.max", "268435456")
-	f.set("pod", "memory.current", fmt.Sprint(250*mib))
-	f.set("pod", "memory.stat", "anon 250000000\ninactive_file 0\n")
-	allocate(96 * mib)
-	runtime.GC()
-	sinkBytes = nil
-
-	var evs events
-	tu := f.start(nil, OnEvent(evs.add))
-	eventually(t, "a FreeOSMemory call", func() bool { return len(evs.of(EventFreeOSMemory)) == 1 })
-	if st := tu.Status().Watchdog; st.WorkingSet != 250*mib || st.MemoryLimit != 256*mib {
-		t.Errorf("status working set %s of %s, want the pod's 250 MiB of 256 MiB", formatBytes(st.WorkingSet), formatBytes(st.MemoryLimit))
+			var evs events
+			tu := f.start(nil, OnEvent(evs.add))
+			eventually(t, "a FreeOSMemory call", func() bool { return len(evs.of(EventFreeOSMemory)) == 1 })
+			ev := evs.of(EventFreeOSMemory)[0]
+			if before, _ := ev.Field("working_set_before"); before.Int64() != 260*mib {
+				t.Errorf("working set before the call %s, want the pod's 260 MiB: %v", formatBytes(before.Int64()), ev)
+			}
+			if st := tu.Status().Watchdog; st.WorkingSet != 260*mib || st.MemoryLimit != 256*mib {
+				t.Errorf("status working set %s of %s, want the pod's 260 MiB of 256 MiB", formatBytes(st.WorkingSet), formatBytes(st.MemoryLimit))
+			}
+		})
 	}
 }
 
