@@ -74,3 +74,28 @@ func ExampleGroup_Stats() {
 		fmt.Printf("throttled in %d of %d periods\n", s.ThrottledPeriods, s.Periods)
 	}
 }
+
+// Watch memory often at little cost: one small read each time, and Stats,
+// whose memory.stat the kernel generates at each read, only once the usage
+// comes near the limit. Compare the usage with the limit only when both are
+// the same cgroup's: under a pod-level limit that is the pod's usage,
+// siblings included.
+func ExampleGroup_MemoryLimitCurrent() {
+	g, err := cgroup.Open()
+	if err != nil {
+		return
+	}
+	l, _ := g.Limits()
+	limit, src := l.MemoryLimit()
+	if limit <= 0 {
+		return
+	}
+	usage, cg, err := g.MemoryLimitCurrent()
+	if err != nil || cg != src.Cgroup {
+		return // no usage for that limit's cgroup: Stats would say why
+	}
+	if float64(usage) >= 0.9*float64(limit) {
+		s, _ := g.Stats()
+		fmt.Printf("working set %d of the %d limit (usage %d, page cache included)\n", s.MemoryLimitWorkingSet, limit, s.MemoryLimitCurrent)
+	}
+}
