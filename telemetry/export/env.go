@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,9 @@ type settings struct {
 	warnings   []error
 	defaulted  bool // OTEL_METRICS_EXPORTER was unset
 	otlpTarget string
+	// badEndpoints are the OTLP endpoint variables set to what is not a
+	// URL, as "KEY=value"; the OTLP exporters ignore them.
+	badEndpoints []string
 }
 
 const (
@@ -45,7 +49,7 @@ func readSettings(getenv func(string) string) settings {
 		warn("OTEL_SDK_DISABLED=%q is not true or false: SDK left enabled", v)
 	}
 
-	s.otlpTarget = firstSet(getenv, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+	s.otlpTarget, s.badEndpoints = otlpEndpoint(getenv)
 	if raw, ok := lookup(getenv, "OTEL_METRICS_EXPORTER"); ok {
 		seen := map[string]bool{}
 		none := false
@@ -83,6 +87,12 @@ func readSettings(getenv func(string) string) settings {
 	s.defaulted = true
 	if s.otlpTarget != "" {
 		s.exporters = append(s.exporters, "otlp")
+	} else {
+		// An endpoint the exporter would ignore would have it push to its
+		// default, localhost: not an endpoint named.
+		for _, kv := range s.badEndpoints {
+			warn("%s is not a URL (http://host:port): OTLP not enabled", kv)
+		}
 	}
 	s.exporters = append(s.exporters, "prometheus")
 	s.finish(getenv, warn)
@@ -92,6 +102,9 @@ func readSettings(getenv func(string) string) settings {
 // finish reads the variables of the exporters chosen.
 func (s *settings) finish(getenv func(string) string, warn func(string, ...any)) {
 	if s.has("otlp") {
+		for _, kv := range s.badEndpoints {
+			warn("%s is not a URL (http://host:port): ignored by the OTLP exporter", kv)
+		}
 		proto := firstSet(getenv, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 		switch strings.ToLower(strings.TrimSpace(proto)) {
 		case "", "http/protobuf":
@@ -132,6 +145,29 @@ func millis(getenv func(string) string, key string, def time.Duration, warn func
 		return def
 	}
 	return time.Duration(n) * time.Millisecond
+}
+
+// otlpEndpoint returns the endpoint the OTLP exporters will push to, ""
+// for their default, and the endpoint variables they will ignore. They
+// take OTEL_EXPORTER_OTLP_METRICS_ENDPOINT over OTEL_EXPORTER_OTLP_ENDPOINT
+// but skip, with only a log line, a value that url.Parse rejects, such as
+// "10.0.0.5:4318" without its scheme: then the other, or localhost.
+func otlpEndpoint(getenv func(string) string) (target string, bad []string) {
+	for _, k := range [...]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		v, ok := lookup(getenv, k)
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if _, err := url.Parse(v); err != nil {
+			bad = append(bad, fmt.Sprintf("%s=%q", k, v))
+			continue
+		}
+		if target == "" {
+			target = v
+		}
+	}
+	return target, bad
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

@@ -15,6 +15,7 @@ func TestReadSettings(t *testing.T) {
 		protocol  string
 		interval  time.Duration
 		disabled  bool
+		target    string // the OTLP endpoint expected in the summary, if not ""
 		warn      string // a substring of the one warning expected, "" for none
 	}{
 		{name: "unset: prometheus only, nothing pushed",
@@ -25,6 +26,15 @@ func TestReadSettings(t *testing.T) {
 		{name: "unset with a metrics endpoint: otlp too",
 			env:       map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://collector:4318/v1/metrics"},
 			exporters: []string{"otlp", "prometheus"}},
+		{name: "unset with an endpoint that is not a URL: nothing pushed",
+			env:       map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "10.0.0.5:4318"},
+			exporters: []string{"prometheus"}, warn: "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{name: "a metrics endpoint that is not a URL gives way to the general one",
+			env:       map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "10.0.0.5:4318", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+			exporters: []string{"otlp", "prometheus"}, target: "http://collector:4318", warn: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"},
+		{name: "otlp with an endpoint that is not a URL: the exporter's default",
+			env:       map[string]string{"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "10.0.0.5:4318"},
+			exporters: []string{"otlp"}, warn: "OTEL_EXPORTER_OTLP_ENDPOINT"},
 		{name: "otlp alone",
 			env:       map[string]string{"OTEL_METRICS_EXPORTER": "otlp"},
 			exporters: []string{"otlp"}},
@@ -81,6 +91,9 @@ func TestReadSettings(t *testing.T) {
 			}
 			if tc.protocol != "" && s.protocol != tc.protocol {
 				t.Errorf("protocol = %q, want %q", s.protocol, tc.protocol)
+			}
+			if tc.target != "" && s.otlpTarget != tc.target {
+				t.Errorf("otlpTarget = %q, want %q", s.otlpTarget, tc.target)
 			}
 			if tc.interval != 0 && s.interval != tc.interval {
 				t.Errorf("interval = %v, want %v", s.interval, tc.interval)

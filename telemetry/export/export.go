@@ -30,8 +30,11 @@
 // Prometheus handler only, which sends nothing and answers only when
 // scraped; and OTLP as well if OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set, since naming an endpoint says
-// where to push. OTEL_METRICS_EXPORTER=otlp without an endpoint pushes to
-// the exporters' default, as the specification says.
+// where to push. A value that is not a URL (10.0.0.5:4318, without its
+// scheme) names nothing: the exporters would ignore it and push to
+// localhost, so it does not count, with a warning. OTEL_METRICS_EXPORTER=otlp
+// without an endpoint pushes to the exporters' default, as the
+// specification says.
 //
 // A value Setup cannot use (an unknown exporter, a malformed interval) is
 // ignored and the default applies, as the specification asks; the reason
