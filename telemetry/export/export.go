@@ -119,9 +119,15 @@ func WithoutGlobal() Option {
 }
 
 // WithConsoleWriter sets where the console exporter writes (standard output
-// by default).
+// by default, and when w is nil).
 func WithConsoleWriter(w io.Writer) Option {
-	return func(o *options) { o.console = w }
+	return func(o *options) {
+		// A nil writer would panic at the first export, in the reader's
+		// goroutine, where nothing can recover it.
+		if w != nil {
+			o.console = w
+		}
+	}
 }
 
 // Provider is the MeterProvider Setup built, with its exporters.

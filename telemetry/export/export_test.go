@@ -308,3 +308,18 @@ func TestHandlerAfterShutdown(t *testing.T) {
 		t.Errorf("after Shutdown: %d, %d bytes", code, len(body))
 	}
 }
+
+// TestSetupConsoleWriterNil: a nil writer means the default, standard
+// output, rather than a panic at the first export (in the reader's
+// goroutine, where it would crash the program).
+func TestSetupConsoleWriterNil(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("OTEL_METRICS_EXPORTER", "console")
+	p, err := export.Setup(context.Background(), export.WithoutGlobal(), export.WithConsoleWriter(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
