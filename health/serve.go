@@ -158,6 +158,7 @@ func ServeAndDrain(ctx context.Context, srv *http.Server, h *Handler, opts *Drai
 	}()
 
 	var cause string
+	signalled := false // a signal started the shutdown
 	select {
 	case err := <-served:
 		// Someone else shut the server down, or it failed.
@@ -167,7 +168,7 @@ func ServeAndDrain(ctx context.Context, srv *http.Server, h *Handler, opts *Drai
 		}
 		return fmt.Errorf("health: serving: %w", err)
 	case s := <-sigs:
-		cause = "signal " + s.String()
+		cause, signalled = "signal "+s.String(), true
 	case <-ctx.Done():
 		cause = "context done"
 	case <-h.shutdown:
@@ -180,18 +181,29 @@ func ServeAndDrain(ctx context.Context, srv *http.Server, h *Handler, opts *Drai
 	srv.SetKeepAlivesEnabled(false)
 
 	// 2. Drain delay. A second signal cuts it short; a server that stops on
-	// its own ends it too.
+	// its own ends it too. After MarkShuttingDown or ctx (a preStop HTTP
+	// hook, signal.NotifyContext on the same SIGTERM), the kubelet's
+	// SIGTERM is the first signal, the one the drain is for: only another
+	// one cuts it short.
 	if o.DrainDelay > 0 {
 		t := time.NewTimer(o.DrainDelay)
-		select {
-		case <-t.C:
-		case <-sigs:
-		case err := <-served:
-			t.Stop()
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
+	drain:
+		for {
+			select {
+			case <-t.C:
+				break drain
+			case <-sigs:
+				if signalled {
+					break drain
+				}
+				signalled = true
+			case err := <-served:
+				t.Stop()
+				if errors.Is(err, http.ErrServerClosed) {
+					return nil
+				}
+				return fmt.Errorf("health: serving during the drain delay (after %s): %w", cause, err)
 			}
-			return fmt.Errorf("health: serving during the drain delay (after %s): %w", cause, err)
 		}
 		t.Stop()
 	}

@@ -287,3 +287,59 @@ func TestServeAndDrainTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstSignalAfterOtherTrigger: when MarkShuttingDown (from a preStop
+// HTTP hook, say) or the cancellation of ctx (signal.NotifyContext on the
+// same SIGTERM) started the drain, the kubelet's SIGTERM is the first
+// signal ServeAndDrain sees, not a second one: the drain delay goes on.
+// Only another signal cuts it short.
+func TestFirstSignalAfterOtherTrigger(t *testing.T) {
+	for _, trigger := range []string{"MarkShuttingDown", "context"} {
+		t.Run(trigger, func(t *testing.T) {
+			// seen also keeps SIGUSR1 from killing the test binary when
+			// ServeAndDrain has stopped catching it.
+			seen := make(chan os.Signal, 4)
+			signal.Notify(seen, syscall.SIGUSR1)
+			defer signal.Stop(seen)
+			h := New(Config{})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s := startDrainServer(t, ctx, h, DrainOptions{DrainDelay: time.Hour, GracePeriod: 3 * time.Hour, Signals: []os.Signal{syscall.SIGUSR1}})
+			if trigger == "context" {
+				cancel()
+			} else {
+				h.MarkShuttingDown()
+			}
+			// Keep-alive off: ServeAndDrain is past step 1, in the drain
+			// delay.
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			waitFor(t, func() bool {
+				resp, err := client.Get(s.base + "/livez")
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return resp.Close
+			})
+			syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+			<-seen // delivered to every channel, ServeAndDrain's too
+			select {
+			case err := <-s.errc:
+				t.Fatalf("one signal after %s ended the 1 h drain delay: ServeAndDrain returned %v", trigger, err)
+			case <-time.After(500 * time.Millisecond):
+			}
+			if r := newKubeletProbe().get(t, s.base+"/livez"); r.status != 200 {
+				t.Errorf("/livez during the drain delay: %d %q", r.status, r.body)
+			}
+			syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+			select {
+			case err := <-s.errc:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("a second signal did not end the drain delay")
+			}
+		})
+	}
+}
