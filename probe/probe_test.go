@@ -92,10 +92,22 @@ func TestGCDeathSpiral(t *testing.T) {
 	if err := run(t, GCDeathSpiral(SpiralFunc(func() (bool, string) { return true, "" }))); err == nil {
 		t.Fatal("spiral without reason passed")
 	}
-	if err := run(t, GCDeathSpiral(nil)); !errors.Is(err, errNilDetector) {
+	// No detector, no spiral: failing liveness would restart the process
+	// in a loop.
+	if err := run(t, GCDeathSpiral(nil)); err != nil {
 		t.Fatalf("nil detector: %v", err)
 	}
+	var tu *pointerDetector // as snug.Tuner() returns a nil *tune.Tuner
+	if err := run(t, GCDeathSpiral(tu)); err != nil {
+		t.Fatalf("nil pointer detector: %v", err)
+	}
 }
+
+// pointerDetector is a SpiralDetector with a pointer receiver, as
+// *tune.Tuner is; a nil one must count as no detector.
+type pointerDetector struct{ spiraling bool }
+
+func (d *pointerDetector) DeathSpiral() (bool, string) { return d.spiraling, "spiral" }
 
 func TestStandard(t *testing.T) {
 	names := func(cs []Check) string {
@@ -116,7 +128,7 @@ func TestStandard(t *testing.T) {
 	if err := run(t, MemoryHeadroom(g, 0.05)); !errors.Is(err, errNilReader) {
 		t.Errorf("MemoryHeadroom(nil *Group): %v", err)
 	}
-	if err := run(t, GCDeathSpiral(f)); !errors.Is(err, errNilDetector) {
+	if err := run(t, GCDeathSpiral(f)); err != nil {
 		t.Errorf("GCDeathSpiral(nil func): %v", err)
 	}
 	got := names(Standard(&fakeCgroup{}, SpiralFunc(func() (bool, string) { return false, "" })))
