@@ -27,6 +27,20 @@ type served struct {
 	srv  *http.Server
 }
 
+// returned waits for ServeAndDrain to return nil; why says what failed
+// when it does not within 10 s.
+func (s served) returned(t *testing.T, why string) {
+	t.Helper()
+	select {
+	case err := <-s.errc:
+		if err != nil {
+			t.Fatalf("ServeAndDrain: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal(why)
+	}
+}
+
 // startDrainServer runs ServeAndDrain on a loopback port with an app path
 // /slow that takes the time given in its ?d= parameter, and waits until
 // the server answers /readyz.
@@ -122,14 +136,7 @@ func TestShutdownOnSIGTERM(t *testing.T) {
 	if got := <-duringDrain; got != "200 OK done" {
 		t.Errorf("request started during the drain delay: %s", got)
 	}
-	select {
-	case err := <-s.errc:
-		if err != nil {
-			t.Fatalf("ServeAndDrain: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ServeAndDrain did not return")
-	}
+	s.returned(t, "ServeAndDrain did not return")
 	if d := time.Since(sent); d < drain {
 		t.Errorf("returned %v after SIGTERM, before the %v drain delay", d, drain)
 	}
@@ -168,14 +175,7 @@ func TestShutdownTriggers(t *testing.T) {
 		syscall.Kill(os.Getpid(), syscall.SIGUSR1)
 		waitFor(t, h.ShuttingDown)
 		syscall.Kill(os.Getpid(), syscall.SIGUSR1)
-		select {
-		case err := <-s.errc:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("a second signal did not end the drain delay")
-		}
+		s.returned(t, "a second signal did not end the drain delay")
 		if time.Since(start) > 5*time.Second {
 			t.Error("too slow")
 		}
@@ -332,14 +332,7 @@ func TestFirstSignalAfterOtherTrigger(t *testing.T) {
 				t.Errorf("/livez during the drain delay: %d %q", r.status, r.body)
 			}
 			syscall.Kill(os.Getpid(), syscall.SIGUSR1)
-			select {
-			case err := <-s.errc:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("a second signal did not end the drain delay")
-			}
+			s.returned(t, "a second signal did not end the drain delay")
 		})
 	}
 }
