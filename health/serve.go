@@ -124,6 +124,9 @@ func ServeAndDrain(ctx context.Context, srv *http.Server, h *Handler, opts *Drai
 		o.Signals = []os.Signal{syscall.SIGTERM, os.Interrupt}
 	}
 	if srv == nil || h == nil {
+		if o.Listener != nil {
+			o.Listener.Close() // ours to close, as on every other path
+		}
 		return errors.New("health: ServeAndDrain needs a server and a handler")
 	}
 

@@ -336,3 +336,26 @@ func TestFirstSignalAfterOtherTrigger(t *testing.T) {
 		})
 	}
 }
+
+// ServeAndDrain closes the Listener it is given, also when it refuses its
+// arguments: the caller handed it over.
+func TestServeAndDrainBadArgumentsCloseListener(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		srv  *http.Server
+		h    *Handler
+	}{{"nil server", nil, New(Config{})}, {"nil handler", &http.Server{}, nil}} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ServeAndDrain(context.Background(), c.srv, c.h, &DrainOptions{Listener: ln}); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+		ln.(*net.TCPListener).SetDeadline(time.Now()) // open: Accept times out at once
+		if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+			ln.Close()
+			t.Errorf("%s: the listener is still open (Accept: %v)", c.name, err)
+		}
+	}
+}
