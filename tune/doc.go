@@ -140,9 +140,10 @@
 // (every time under a v1 ancestor's limit the mount hides, whose usage
 // that one file does not show: about 40 µs). Waking an idle process that
 // often costs more than the reads: about 0.5% of a CPU on the test VM,
-// nothing measurable in a busy one (see the README). Memory that grows
-// from below that band to the limit within one interval can still outrun
-// it.
+// nothing measurable in a busy one (see the README). WithoutFreeOSMemory
+// and SNUG_WATCHDOG_FREE=off stop the checks with the calls. Memory that
+// grows from below that band to the limit within one interval can still
+// outrun it.
 //
 // The 92% is above what a healthy heap at its GOMEMLIMIT reaches, so that
 // such a program does not pay full GCs for nothing, with the room a
