@@ -49,30 +49,55 @@ func (g *Group) planStats() statsPlan {
 	return p
 }
 
+// limitUsageAt says where the usage held against the binding memory limit
+// is: an ancestor's usage files (usage), or the process's own cgroup
+// (usage nil), with that cgroup's path; known is false under a v1
+// ancestor's limit the mount hides, whose usage no file shows.
+func (g *Group) limitUsageAt() (usage *levelUsage, cgroup string, known bool) {
+	switch at := g.memAt; {
+	case at != nil && at.kind == kMemoryStat:
+		return nil, "", false
+	case at != nil && at.usage != nil:
+		return at.usage, at.cgroup, true
+	}
+	if g.memory != nil {
+		cgroup = g.memory.levels[0].cgroup
+	}
+	return nil, cgroup, true
+}
+
+// readNumber reads a file of one number.
+func (g *Group) readNumber(c *cfile) (int64, error) {
+	data, err := c.read(g.buf)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := parseInt(trim(data))
+	if !ok {
+		return 0, syntaxError(c.name, "want a number")
+	}
+	return v, nil
+}
+
 // memoryLimitUsage fills s's MemoryLimit* fields, its own memory fields
 // already read.
 func (g *Group) memoryLimitUsage(s *Stats) error {
-	at := g.memAt
+	usage, cg, known := g.limitUsageAt()
 	switch {
-	case at != nil && at.kind == kMemoryStat:
-		return nil // a hidden ancestor's limit: no file has its usage
-	case at == nil || at.usage == nil: // the process's own limit, or none
-		if g.memory != nil {
-			s.MemoryLimitCgroup = g.memory.levels[0].cgroup
-		}
+	case !known:
+		return nil
+	case usage == nil: // the process's own limit, or none
+		s.MemoryLimitCgroup = cg
 		s.MemoryLimitCurrent, s.MemoryLimitWorkingSet = s.MemoryCurrent, s.WorkingSet
 		s.HasMemoryLimitUsage = s.HasMemoryCurrent && s.HasMemoryStat
 		return nil
 	}
-	data, err := at.usage.current.read(g.buf)
+	current, err := g.readNumber(usage.current)
 	if err != nil {
 		return err
 	}
-	current, ok := parseInt(trim(data))
-	if !ok {
-		return syntaxError(at.usage.current.name, "want a number")
-	}
-	if data, err = at.usage.stat.read(g.buf); err != nil {
+	data, err := usage.stat.read(g.buf)
+	if err != nil {
 		return err
 	}
 	key := "inactive_file"
@@ -82,9 +107,9 @@ func (g *Group) memoryLimitUsage(s *Stats) error {
 	v, found := kvLine(data, key)
 	inactive, ok := parseInt(v)
 	if !found || !ok {
-		return syntaxError(at.usage.stat.name, "want an %s line", key)
+		return syntaxError(usage.stat.name, "want an %s line", key)
 	}
-	s.MemoryLimitCgroup, s.MemoryLimitCurrent = at.cgroup, current
+	s.MemoryLimitCgroup, s.MemoryLimitCurrent = cg, current
 	s.MemoryLimitWorkingSet, s.HasMemoryLimitUsage = max(current-inactive, 0), true
 	return nil
 }
@@ -95,28 +120,16 @@ func (g *Group) memoryLimitCurrent() (int64, string, error) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	f, cg := g.statsPlan.memCurrent, ""
-	if g.memory != nil {
-		cg = g.memory.levels[0].cgroup
-	}
-	switch at := g.memAt; {
-	case at != nil && at.kind == kMemoryStat:
-		cg = "" // a hidden ancestor's limit: no file has its usage
-	case at != nil && at.usage != nil:
-		f, cg = at.usage.current, at.cgroup
+	usage, cg, _ := g.limitUsageAt() // unknown: the own usage, with no path
+	f := g.statsPlan.memCurrent
+	if usage != nil {
+		f = usage.current
 	}
 	if f == nil { // no memory controller, or no usage file on it
 		return 0, cg, fmt.Errorf("cgroup: no memory usage file for %q: %w", cg, fs.ErrNotExist)
 	}
-	data, err := f.read(g.buf)
-	if err != nil {
-		return 0, cg, err
-	}
-	v, ok := parseInt(trim(data))
-	if !ok {
-		return 0, cg, syntaxError(f.name, "want a number")
-	}
-	return v, cg, nil
+	v, err := g.readNumber(f)
+	return v, cg, err
 }
 
 // userHZ is the unit of v1 cpuacct.stat. The kernel's USER_HZ is 100 on every
@@ -147,15 +160,15 @@ func (g *Group) stats() (Stats, error) {
 	// number reads a file of one number, and whether it was there and
 	// read: the Has* flags.
 	number := func(c *cfile) (int64, bool) {
-		data := read(c)
-		if data == nil {
+		if c == nil {
 			return 0, false
 		}
-		v, ok := parseInt(trim(data))
-		if !ok {
-			errs = append(errs, syntaxError(c.name, "want a number"))
+		v, err := g.readNumber(c)
+		if err != nil {
+			errs = append(errs, err)
+			return 0, false
 		}
-		return v, ok
+		return v, true
 	}
 
 	s.MemoryCurrent, s.HasMemoryCurrent = number(p.memCurrent)
