@@ -860,3 +860,26 @@ func TestFailedFile(t *testing.T) {
 		}
 	}
 }
+
+// UsageAgainst gives the limit's cgroup's usage only for a limit on that
+// cgroup: one read at another moment may be on another level.
+func TestStatsUsageAgainst(t *testing.T) {
+	s := Stats{MemoryCurrent: 50, WorkingSet: 40, HasMemoryLimitUsage: true,
+		MemoryLimitCgroup: "/pod", MemoryLimitCurrent: 200, MemoryLimitWorkingSet: 180}
+	for _, c := range []struct {
+		src        Source
+		cur, ws    int64
+		atTheLimit bool
+	}{
+		{Source{Cgroup: "/pod"}, 200, 180, true},
+		{Source{Cgroup: "/pod/ctr"}, 50, 40, false}, // the limit moved since
+	} {
+		if cur, ws, ok := s.UsageAgainst(c.src); cur != c.cur || ws != c.ws || ok != c.atTheLimit {
+			t.Errorf("UsageAgainst(%q) = %d, %d, %v; want %d, %d, %v", c.src.Cgroup, cur, ws, ok, c.cur, c.ws, c.atTheLimit)
+		}
+	}
+	s.HasMemoryLimitUsage = false // a hidden v1 ancestor's limit
+	if cur, ws, ok := s.UsageAgainst(Source{Cgroup: "/pod"}); cur != 50 || ws != 40 || ok {
+		t.Errorf("without the limit's usage: %d, %d, %v; want the own 50, 40, false", cur, ws, ok)
+	}
+}

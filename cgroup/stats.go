@@ -86,6 +86,22 @@ type Stats struct {
 	CPUPressure, MemoryPressure, IOPressure Pressure
 }
 
+// UsageAgainst returns the usage (page cache included) and the working set
+// to compare with the memory limit whose source is src: those of src's
+// cgroup, MemoryLimitCurrent and MemoryLimitWorkingSet, with ok true, when
+// Stats read them there; else the process's own, MemoryCurrent and
+// WorkingSet, with ok false. The own usage is all there is under a v1
+// ancestor's limit the mount hides, and it is what a limit read at
+// another moment than these Stats may go with: after an in-place resize
+// moves the limit to another level, the other level's usage must not be
+// compared with it.
+func (s *Stats) UsageAgainst(src Source) (current, workingSet int64, ok bool) {
+	if s.HasMemoryLimitUsage && s.MemoryLimitCgroup == src.Cgroup {
+		return s.MemoryLimitCurrent, s.MemoryLimitWorkingSet, true
+	}
+	return s.MemoryCurrent, s.WorkingSet, false
+}
+
 // MemoryEvents are counters from memory.events.
 type MemoryEvents struct {
 	// Low, High, Max: times the cgroup was reclaimed below memory.low,

@@ -93,12 +93,10 @@ func MemoryHeadroom(r CgroupReader, minFree float64) Check {
 			// under an ancestor's limit (a pod-level limit, a systemd
 			// slice) the siblings' memory counts too. (Only that
 			// cgroup's: a resize between the two reads can move it.)
-			ws, whose := stats.WorkingSet, ""
-			if stats.HasMemoryLimitUsage && stats.MemoryLimitCgroup == source.Cgroup {
-				ws = stats.MemoryLimitWorkingSet
-				if source.Ancestor {
-					whose = " of " + stats.MemoryLimitCgroup + " (siblings included)"
-				}
+			_, ws, atLimit := stats.UsageAgainst(source)
+			whose := ""
+			if atLimit && source.Ancestor {
+				whose = " of " + source.Cgroup + " (siblings included)"
 			}
 			free := limit - ws
 			if float64(free) >= minFree*float64(limit) {

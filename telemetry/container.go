@@ -156,20 +156,14 @@ func (c *containerObserver) observe(_ context.Context, o metric.Observer) error 
 		o.ObserveInt64(c.rss, st.Anon)
 	}
 	if memLimOK && lim.MemoryMax > 0 {
+		o.ObserveInt64(c.memLimit, lim.MemoryMax)
 		// The kernel holds the usage of memory.max's own cgroup against
 		// it: a pod's, siblings included, under a pod-level limit; also
 		// when the process's own cgroup has no memory files (a leaf whose
 		// parent did not enable the controller is charged to the parent).
-		ws, wsOK := st.WorkingSet, memStatOK
-		if st.HasMemoryLimitUsage && st.MemoryLimitCgroup == lim.MemoryMaxSource.Cgroup {
-			ws, wsOK = st.MemoryLimitWorkingSet, true
-		}
-		if wsOK {
+		if _, ws, ok := st.UsageAgainst(lim.MemoryMaxSource); ok || memStatOK {
 			o.ObserveInt64(c.available, max(lim.MemoryMax-ws, 0))
 		}
-	}
-	if memLimOK && lim.MemoryMax > 0 {
-		o.ObserveInt64(c.memLimit, lim.MemoryMax)
 	}
 	if highOK && lim.MemoryHigh > 0 {
 		o.ObserveInt64(c.memHigh, lim.MemoryHigh)

@@ -686,26 +686,22 @@ func (w *watchdog) decideFree(now time.Time, s *sample, l cgroup.Limits) {
 // limit: that of the cgroup the limit is set on, which under a pod-level or
 // other ancestor's limit counts the siblings' memory too, so that freeing
 // this process's memory is what keeps the pod from the OOM killer. Where
-// that is not known (a v1 ancestor the mount hides) it is the process's
-// own cgroup's. It is used only when it is the usage of the cgroup l's limit
-// is on: the Tuner samples before it re-reads the limits, and after a
-// resize that moves the limit to another level (a container given a limit
-// tighter than the pod's) the sample holds the old level's usage, which
-// must not be compared with the new limit.
+// that is not known (a v1 ancestor the mount hides), or the sample is from
+// before a resize moved the limit to another level (the Tuner samples
+// before it re-reads the limits), it is the process's own cgroup's (see
+// cgroup.Stats.UsageAgainst).
 func limitWorkingSet(s cgroup.Stats, l cgroup.Limits) int64 {
-	if _, src := l.MemoryLimit(); s.HasMemoryLimitUsage && s.MemoryLimitCgroup == src.Cgroup {
-		return s.MemoryLimitWorkingSet
-	}
-	return s.WorkingSet
+	_, src := l.MemoryLimit()
+	_, ws, _ := s.UsageAgainst(src)
+	return ws
 }
 
 // limitCurrent is limitWorkingSet's usage with page cache: what decides
 // whether the watchdog checks between samples, as check's one read does.
 func limitCurrent(s cgroup.Stats, l cgroup.Limits) int64 {
-	if _, src := l.MemoryLimit(); s.HasMemoryLimitUsage && s.MemoryLimitCgroup == src.Cgroup {
-		return s.MemoryLimitCurrent
-	}
-	return s.MemoryCurrent
+	_, src := l.MemoryLimit()
+	current, _, _ := s.UsageAgainst(src)
+	return current
 }
 
 // decidePause reports the long pauses of the window, with a likely cause.
