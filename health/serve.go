@@ -60,7 +60,8 @@ type DrainOptions struct {
 
 	// Signals start the shutdown. Nil means SIGTERM (what the kubelet
 	// sends) and os.Interrupt (Ctrl-C). A second signal during the drain
-	// delay cuts it short.
+	// delay cuts it short; one after that, while Shutdown waits for the
+	// requests in flight, closes them at once.
 	Signals []os.Signal
 }
 
@@ -76,8 +77,9 @@ type DrainOptions struct {
 //     still send requests, and they are served.
 //  3. srv.Shutdown stops accepting and waits for the requests in flight,
 //     within what remains of the grace period less one second (24 s with
-//     the defaults). If they have not finished by then, srv.Close cuts
-//     them and ServeAndDrain returns an error saying so.
+//     the defaults). If they have not finished by then, or if a further
+//     signal comes meanwhile (Ctrl-C pressed again), srv.Close cuts them
+//     and ServeAndDrain returns an error saying so.
 //
 // ServeAndDrain returns nil after a clean shutdown, or the error that
 // stopped the server otherwise. It serves TLS if srv.TLSConfig has a
@@ -211,16 +213,47 @@ func ServeAndDrain(ctx context.Context, srv *http.Server, h *Handler, opts *Drai
 		t.Stop()
 	}
 
-	// 3. Shutdown within the remaining grace period.
+	// 3. Shutdown within the remaining grace period. A signal now, after
+	// the one the drain was for, is someone who will not wait for the
+	// requests in flight (Ctrl-C pressed again): close them at once rather
+	// than hold the process until the grace period runs out.
 	budget := o.GracePeriod - time.Since(began) - exitMargin
 	sctx, cancel := context.WithTimeout(context.Background(), max(budget, 0))
 	defer cancel()
+	cut, stop, watched := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-sigs:
+				if signalled {
+					close(cut)
+					cancel()
+					return
+				}
+				signalled = true
+			case <-stop:
+				return
+			}
+		}
+	}()
 	err := srv.Shutdown(sctx)
+	close(stop)
+	<-watched
 	if err != nil {
 		srv.Close()
 		<-served
-		return fmt.Errorf("health: shutdown after %s: requests still in flight after %v, closed: %w",
-			cause, roundDuration(max(budget, 0)), err)
+		select {
+		case <-cut:
+			return fmt.Errorf("health: shutdown after %s: cut short by another signal, requests in flight closed: %w", cause, err)
+		default:
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("health: shutdown after %s: requests still in flight after %v, closed: %w",
+				cause, roundDuration(max(budget, 0)), err)
+		}
+		// The requests finished; Shutdown reports the listener's Close.
+		return fmt.Errorf("health: shutdown after %s: closing the listener: %w", cause, err)
 	}
 	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return fmt.Errorf("health: serving: %w", serr)

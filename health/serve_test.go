@@ -54,8 +54,11 @@ func startDrainServer(t *testing.T, ctx context.Context, h *Handler, opts DrainO
 	h.Install(mux)
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
-		time.Sleep(d)
-		io.WriteString(w, "done")
+		select {
+		case <-time.After(d):
+			io.WriteString(w, "done")
+		case <-r.Context().Done(): // Close cut the connection
+		}
 	})
 	srv := &http.Server{Handler: mux}
 	opts.Listener = ln
@@ -357,5 +360,85 @@ func TestServeAndDrainBadArgumentsCloseListener(t *testing.T) {
 			ln.Close()
 			t.Errorf("%s: the listener is still open (Accept: %v)", c.name, err)
 		}
+	}
+}
+
+// A signal while Shutdown waits for a request in flight, after the one that
+// started the shutdown, closes it at once: someone pressing Ctrl-C again
+// is not held until the grace period runs out. Only one signal still
+// waits, as the kubelet sends only one.
+func TestSignalDuringShutdownCloses(t *testing.T) {
+	seen := make(chan os.Signal, 4)
+	signal.Notify(seen, syscall.SIGUSR1)
+	defer signal.Stop(seen)
+	h := New(Config{})
+	s := startDrainServer(t, context.Background(), h, DrainOptions{DrainDelay: -1, GracePeriod: 3 * time.Hour, Signals: []os.Signal{syscall.SIGUSR1}})
+	inFlight := slowGet(s.base, time.Hour)
+	time.Sleep(100 * time.Millisecond) // the request reaches the handler
+	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+	<-seen
+	// Shutdown has closed the listener: ServeAndDrain is in step 3.
+	waitFor(t, func() bool {
+		c, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	select {
+	case err := <-s.errc:
+		t.Fatalf("one signal ended the wait for a request in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+	select {
+	case err := <-s.errc:
+		if err == nil || !strings.Contains(err.Error(), "cut short by another signal") {
+			t.Errorf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second signal did not cut Shutdown's wait")
+	}
+	if got := <-inFlight; !strings.HasPrefix(got, "error: ") {
+		t.Errorf("request in flight: %s, want it cut", got)
+	}
+}
+
+// failingCloseListener is a listener whose Close fails after closing.
+type failingCloseListener struct{ net.Listener }
+
+func (l failingCloseListener) Close() error {
+	l.Listener.Close()
+	return errors.New("close failed")
+}
+
+// When Shutdown completes but the listener's Close failed, the error says
+// so and does not claim requests were still in flight.
+func TestShutdownListenerCloseError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- ServeAndDrain(context.Background(), &http.Server{Handler: http.NewServeMux()}, h,
+			&DrainOptions{Listener: failingCloseListener{ln}, DrainDelay: -1, GracePeriod: time.Hour})
+	}()
+	waitFor(t, func() bool { // serving: the server tracks the listener
+		resp, err := http.Get("http://" + ln.Addr().String() + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	h.MarkShuttingDown()
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "closing the listener: close failed") || strings.Contains(err.Error(), "in flight") {
+			t.Errorf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeAndDrain did not return")
 	}
 }
