@@ -19,8 +19,11 @@ type settings struct {
 	defaulted  bool // OTEL_METRICS_EXPORTER was unset
 	otlpTarget string
 	// badEndpoints are the OTLP endpoint variables set to what is not a
-	// URL, as "KEY=value"; the OTLP exporters ignore them.
+	// URL with a host, as "KEY=value"; the OTLP exporters must ignore them.
 	badEndpoints []string
+	// otlpOverride: the exporters would take one of badEndpoints, so Setup
+	// must give them otlpTarget (or their default) itself.
+	otlpOverride bool
 }
 
 const (
@@ -49,7 +52,7 @@ func readSettings(getenv func(string) string) settings {
 		warn("OTEL_SDK_DISABLED=%q is not true or false: SDK left enabled", v)
 	}
 
-	s.otlpTarget, s.badEndpoints = otlpEndpoint(getenv)
+	s.otlpTarget, s.badEndpoints, s.otlpOverride = otlpEndpoint(getenv)
 	if raw, ok := lookup(getenv, "OTEL_METRICS_EXPORTER"); ok {
 		seen := map[string]bool{}
 		none := false
@@ -147,27 +150,37 @@ func millis(getenv func(string) string, key string, def time.Duration, warn func
 	return time.Duration(n) * time.Millisecond
 }
 
-// otlpEndpoint returns the endpoint the OTLP exporters will push to, ""
-// for their default, and the endpoint variables they will ignore. They
-// take OTEL_EXPORTER_OTLP_METRICS_ENDPOINT over OTEL_EXPORTER_OTLP_ENDPOINT
-// but skip, with only a log line, a value that url.Parse rejects, such as
-// "10.0.0.5:4318" without its scheme: then the other, or localhost.
-func otlpEndpoint(getenv func(string) string) (target string, bad []string) {
+// otlpEndpoint returns the endpoint the OTLP exporters are to push to, ""
+// for their default, and the endpoint variables that name no host. The
+// exporters take OTEL_EXPORTER_OTLP_METRICS_ENDPOINT over
+// OTEL_EXPORTER_OTLP_ENDPOINT. They skip, with only a log line, a value
+// that url.Parse rejects, such as "10.0.0.5:4318" without its scheme: then
+// the other, or localhost. But they take one it accepts without a host,
+// such as "collector:4317" (the scheme "collector", then "4317"), and fail
+// every push: override says that they would, and must be told the
+// endpoint.
+func otlpEndpoint(getenv func(string) string) (target string, bad []string, override bool) {
+	taken := false // the exporters have taken a value, good or bad
 	for _, k := range [...]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 		v, ok := lookup(getenv, k)
 		if !ok {
 			continue
 		}
 		v = strings.TrimSpace(v)
-		if _, err := url.Parse(v); err != nil {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" {
 			bad = append(bad, fmt.Sprintf("%s=%q", k, v))
+			if err == nil && !taken {
+				override, taken = true, true
+			}
 			continue
 		}
 		if target == "" {
 			target = v
 		}
+		taken = true
 	}
-	return target, bad
+	return target, bad, override
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

@@ -30,11 +30,12 @@
 // Prometheus handler only, which sends nothing and answers only when
 // scraped; and OTLP as well if OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set, since naming an endpoint says
-// where to push. A value that is not a URL (10.0.0.5:4318, without its
-// scheme) names nothing: the exporters would ignore it and push to
-// localhost, so it does not count, with a warning. OTEL_METRICS_EXPORTER=otlp
-// without an endpoint pushes to the exporters' default, as the
-// specification says.
+// where to push. A value that is not a URL with a host (10.0.0.5:4318 or
+// collector:4317, without the scheme; gRPC included, as the specification
+// asks http:// or https:// of its endpoint too) names nothing: it does not
+// count, with a warning, and the exporters push as if it were unset.
+// OTEL_METRICS_EXPORTER=otlp without an endpoint pushes to the exporters'
+// default, as the specification says.
 //
 // A value Setup cannot use (an unknown exporter, a malformed interval) is
 // ignored and the default applies, as the specification asks; the reason
@@ -68,7 +69,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"strings"
 	"sync"
 
@@ -176,7 +179,7 @@ func Setup(ctx context.Context, opts ...Option) (*Provider, error) {
 	for _, name := range s.exporters {
 		switch name {
 		case "otlp":
-			exp, err := newOTLP(ctx, s.protocol)
+			exp, err := newOTLP(ctx, s)
 			if err != nil {
 				return fail(fmt.Errorf("export: OTLP %s exporter: %w", s.protocol, err))
 			}
@@ -229,11 +232,35 @@ func Setup(ctx context.Context, opts ...Option) (*Provider, error) {
 	return p, nil
 }
 
-func newOTLP(ctx context.Context, protocol string) (sdkmetric.Exporter, error) {
-	if protocol == "grpc" {
-		return otlpmetricgrpc.New(ctx)
+func newOTLP(ctx context.Context, s settings) (sdkmetric.Exporter, error) {
+	// An endpoint variable that names no host is read by the exporters all
+	// the same, and only an option overrides it. The endpoint in its place
+	// is the general one (OTEL_EXPORTER_OTLP_ENDPOINT, to which the HTTP
+	// exporter adds the signal's path), or the exporters' default, as for
+	// a value they skip themselves.
+	var target *url.URL
+	if s.otlpOverride && s.otlpTarget != "" {
+		target, _ = url.Parse(s.otlpTarget) // parsed by otlpEndpoint
 	}
-	return otlpmetrichttp.New(ctx)
+	if s.protocol == "grpc" {
+		var opts []otlpmetricgrpc.Option
+		switch {
+		case target != nil:
+			opts = append(opts, otlpmetricgrpc.WithEndpointURL(target.String()))
+		case s.otlpOverride:
+			opts = append(opts, otlpmetricgrpc.WithEndpoint("localhost:4317"))
+		}
+		return otlpmetricgrpc.New(ctx, opts...)
+	}
+	var opts []otlpmetrichttp.Option
+	switch {
+	case target != nil:
+		target.Path = path.Join(target.Path, "/v1/metrics")
+		opts = append(opts, otlpmetrichttp.WithEndpointURL(target.String()))
+	case s.otlpOverride:
+		opts = append(opts, otlpmetrichttp.WithEndpoint("localhost:4318"), otlpmetrichttp.WithURLPath("/v1/metrics"))
+	}
+	return otlpmetrichttp.New(ctx, opts...)
 }
 
 // describeResource lists the attributes an operator checks first.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -322,4 +323,82 @@ func TestSetupConsoleWriterNil(t *testing.T) {
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSetupOTLPEndpointWithoutScheme: a metrics endpoint written without
+// its scheme (host:port) parses as a URL with the host for scheme and no
+// host, which the exporters take and then fail every push with. It names
+// no collector: the general endpoint is used instead, with a warning that
+// names the variable, for both protocols.
+func TestSetupOTLPEndpointWithoutScheme(t *testing.T) {
+	t.Run("http/protobuf", func(t *testing.T) {
+		clearEnv(t)
+		paths := make(chan string, 10)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			paths <- r.URL.Path
+		}))
+		defer srv.Close()
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+		t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "otel-collector.monitoring:4318")
+		w := captureWarnings(t)
+		p, err := export.Setup(context.Background(), export.WithoutGlobal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		select {
+		case got := <-paths:
+			if got != "/v1/metrics" {
+				t.Errorf("pushed to %s, want /v1/metrics", got)
+			}
+		default:
+			t.Errorf("nothing pushed to %s; summary %q", srv.URL, p.String())
+		}
+		if got := w.joined(); !strings.Contains(got, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
+			t.Errorf("warnings %q do not name the variable", got)
+		}
+	})
+	t.Run("grpc", func(t *testing.T) {
+		clearEnv(t)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		accepted := make(chan struct{}, 10)
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+				accepted <- struct{}{}
+			}
+		}()
+		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+l.Addr().String())
+		t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "collector:4317")
+		w := captureWarnings(t)
+		p, err := export.Setup(context.Background(), export.WithoutGlobal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		p.Shutdown(ctx) // fails: the listener speaks no gRPC
+		select {
+		case <-accepted:
+		case <-time.After(10 * time.Second):
+			t.Errorf("no connection to %s; summary %q", l.Addr(), p.String())
+		}
+		if got := w.joined(); !strings.Contains(got, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
+			t.Errorf("warnings %q do not name the variable", got)
+		}
+	})
 }
