@@ -108,13 +108,27 @@ func (s *settings) finish(getenv func(string) string, warn func(string, ...any))
 		for _, kv := range s.badEndpoints {
 			warn("%s is not a URL (http://host:port): ignored by the OTLP exporter", kv)
 		}
-		proto := firstSet(getenv, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
-		switch strings.ToLower(strings.TrimSpace(proto)) {
-		case "", "http/protobuf":
-		case "grpc":
-			s.protocol = "grpc"
-		default:
-			warn("OTLP protocol %q not supported (http/protobuf or grpc): using http/protobuf", proto)
+		// The metrics variable wins, but one that names no protocol gives
+		// way to the general one, as an endpoint does.
+		var bad []string
+	protocols:
+		for _, k := range [...]string{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+			v, ok := lookup(getenv, k)
+			if !ok {
+				continue
+			}
+			v = strings.TrimSpace(v)
+			switch strings.ToLower(v) {
+			case "http/protobuf":
+				break protocols
+			case "grpc":
+				s.protocol = "grpc"
+				break protocols
+			}
+			bad = append(bad, fmt.Sprintf("%s=%q", k, v))
+		}
+		for _, kv := range bad {
+			warn("%s not supported (http/protobuf or grpc): using %s", kv, s.protocol)
 		}
 	}
 	if s.has("otlp") || s.has("console") {
@@ -186,13 +200,4 @@ func otlpEndpoint(getenv func(string) string) (target string, bad []string, over
 func lookup(getenv func(string) string, key string) (string, bool) {
 	v := getenv(key)
 	return v, strings.TrimSpace(v) != ""
-}
-
-func firstSet(getenv func(string) string, keys ...string) string {
-	for _, k := range keys {
-		if v, ok := lookup(getenv, k); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

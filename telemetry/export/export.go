@@ -12,7 +12,7 @@
 //
 //	OTEL_SDK_DISABLED=true          no MeterProvider at all (a no-op one)
 //	OTEL_METRICS_EXPORTER           otlp, prometheus, console, none; a comma-separated list
-//	OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf (default) or grpc; _METRICS_PROTOCOL wins
+//	OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf (default) or grpc; _METRICS_PROTOCOL wins unless it is neither
 //	OTEL_EXPORTER_OTLP_ENDPOINT     and _HEADERS, _TIMEOUT, _COMPRESSION, _CERTIFICATE,
 //	                                _INSECURE, _METRICS_TEMPORALITY_PREFERENCE, with their
 //	                                _METRICS_ forms: read by the OTLP exporters themselves
