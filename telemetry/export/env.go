@@ -16,7 +16,7 @@ type settings struct {
 	interval   time.Duration
 	timeout    time.Duration
 	warnings   []error
-	defaulted  bool // OTEL_METRICS_EXPORTER was unset
+	defaulted  string // why the default exporters apply, as the summary says it; "" when they do not
 	otlpTarget string
 	// badEndpoints are the OTLP endpoint variables set to what is not a
 	// URL with a host, as "KEY=value"; the OTLP exporters must ignore them.
@@ -82,12 +82,15 @@ func readSettings(getenv func(string) string) settings {
 		}
 		// Only unknown names: fall through to the default, which pushes
 		// nothing unless an OTLP endpoint is configured.
+		s.defaulted = "OTEL_METRICS_EXPORTER names no known exporter"
 	}
 
 	// Unset. The specification's default is otlp to localhost:4318; snug
 	// pushes nothing unless told where to: the Prometheus handler always,
 	// OTLP only when an endpoint variable is set.
-	s.defaulted = true
+	if s.defaulted == "" {
+		s.defaulted = "OTEL_METRICS_EXPORTER unset"
+	}
 	if s.otlpTarget != "" {
 		s.exporters = append(s.exporters, "otlp")
 	} else {

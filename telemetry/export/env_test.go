@@ -122,3 +122,26 @@ func TestReadSettings(t *testing.T) {
 		})
 	}
 }
+
+// The start-up summary says why the default exporters were taken: the
+// variable unset is not the same mistake as a variable naming none we know.
+func TestReadSettingsSaysWhyDefault(t *testing.T) {
+	for env, want := range map[string]string{
+		"":                "OTEL_METRICS_EXPORTER unset",
+		"jaeger":          "OTEL_METRICS_EXPORTER names no known exporter",
+		"jaeger,zipkin":   "OTEL_METRICS_EXPORTER names no known exporter",
+		"otlp":            "",
+		"none":            "",
+		"prometheus,otlp": "",
+	} {
+		s := readSettings(func(k string) string {
+			if k == "OTEL_METRICS_EXPORTER" {
+				return env
+			}
+			return ""
+		})
+		if s.defaulted != want {
+			t.Errorf("OTEL_METRICS_EXPORTER=%q: defaulted = %q, want %q", env, s.defaulted, want)
+		}
+	}
+}

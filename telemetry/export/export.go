@@ -225,8 +225,8 @@ func Setup(ctx context.Context, opts ...Option) (*Provider, error) {
 		otel.SetMeterProvider(p.mp)
 	}
 	how := ""
-	if s.defaulted {
-		how = " (OTEL_METRICS_EXPORTER unset)"
+	if s.defaulted != "" {
+		how = " (" + s.defaulted + ")"
 	}
 	p.summary = "telemetry: " + strings.Join(parts, ", ") + how + "; " + describeResource(p.res)
 	return p, nil
