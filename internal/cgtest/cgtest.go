@@ -76,8 +76,9 @@ func Require(t testing.TB) {
 
 // New makes a child cgroup named snug-name-pid-n (a name that starts with
 // snug- keeps its prefix; outside the initial pid namespace the name ends
-// in -pidns, which stale cleanup leaves alone) under the test process's
-// own cgroup in every hierarchy, and removes it when the test ends.
+// in -pidns and the namespace's inode number, where stale cleanup looks the
+// pid up) under the test process's own cgroup in every hierarchy, and
+// removes it when the test ends.
 func New(t testing.TB, name string) *Group {
 	t.Helper()
 	Require(t)

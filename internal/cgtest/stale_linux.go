@@ -2,10 +2,12 @@ package cgtest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -16,8 +18,9 @@ import (
 // it where the test's cgroup is a shared root (the cpu hierarchy here).
 // Child's names need no pattern: they only ever sit inside one of New's
 // directories and go with it. New's names made outside the initial pid
-// namespace end in nameSuffix and do not match.
-var staleName = regexp.MustCompile(`^(?:snug-.+-([0-9]+)-[0-9]{1,6}|snug-probe-([0-9]+))$`)
+// namespace end in nameSuffix, -pidns<inode of that namespace>, and match
+// the third form.
+var staleName = regexp.MustCompile(`^(?:snug-.+-([0-9]+)-[0-9]{1,6}|snug-probe-([0-9]+)|snug-.+-([0-9]+)-[0-9]{1,6}-pidns([0-9]+))$`)
 
 // pidMaxLimit is the kernel's PID_MAX_LIMIT: no pid is larger.
 const pidMaxLimit = 1 << 22
@@ -31,10 +34,12 @@ const initPidNS = "pid:[4026531836]"
 // own namespace, which another test binary, in the initial namespace and
 // the same cgroup (a shared root such as the cpu hierarchy's), would look
 // up as a different process: dead there, it would remove the directory of
-// a live test. The suffix keeps such names out of staleName.
+// a live test. The suffix names the namespace, so that the pid is looked
+// up there (see nsPidAlive) and a leftover of a killed test binary in a
+// pid namespace can still be told from a live one.
 func nameSuffix() string {
-	if ok, _ := initialPidNS(); !ok {
-		return "-pidns"
+	if ok, ns := initialPidNS(); !ok {
+		return "-pidns" + strings.TrimSuffix(strings.TrimPrefix(ns, "pid:["), "]")
 	}
 	return ""
 }
@@ -46,21 +51,60 @@ func initialPidNS() (bool, string) {
 	return ns == initPidNS, ns
 }
 
-// stalePid returns the pid a harness directory name carries.
-func stalePid(name string) (int, bool) {
+// stalePid returns the pid a harness directory name carries and, for a
+// name made outside the initial pid namespace, that namespace's inode
+// number (0 for the initial one).
+func stalePid(name string) (int, uint64, bool) {
 	m := staleName.FindStringSubmatch(name)
 	if m == nil {
-		return 0, false
+		return 0, 0, false
 	}
-	s := m[1]
-	if s == "" {
-		s = m[2]
+	s := m[1] + m[2] + m[3] // only one is set
+	var ns uint64
+	if m[4] != "" {
+		var err error
+		if ns, err = strconv.ParseUint(m[4], 10, 64); err != nil {
+			return 0, 0, false
+		}
 	}
 	pid, err := strconv.Atoi(s)
 	if err != nil || pid <= 0 || pid > pidMaxLimit {
-		return 0, false
+		return 0, 0, false
 	}
-	return pid, true
+	return pid, ns, true
+}
+
+// nsPidAlive reports whether a process whose pid is pid in the pid
+// namespace with inode number ns is alive, from the initial namespace's
+// /proc, which lists every process. When it cannot tell, it says alive.
+// An inode number reused by a later namespace can only make a leftover
+// look alive, never the reverse.
+func nsPidAlive(ns uint64, pid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	want := fmt.Sprintf("pid:[%d]", ns)
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns/pid")); err != nil || l != want {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// NSpid lists the process's pid in each namespace it is in, its
+		// own (the one ns names) last.
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "NSpid:" && f[len(f)-1] == strconv.Itoa(pid) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // removeStale removes, from each of parents (directories of the test
@@ -73,8 +117,8 @@ func stalePid(name string) (int, bool) {
 func removeStale(t testing.TB, parents []string) {
 	// From inside a pid namespace, a test binary in another namespace that
 	// shares these directories looks dead: only the initial namespace sees
-	// every pid, so only there is "no such process" proof of a leftover,
-	// and only for names made in it (the others end in nameSuffix).
+	// every pid, so only there is "no such process" proof of a leftover;
+	// a name made in another namespace has its pid looked up in that one.
 	conclusive, ns := initialPidNS()
 	seen := map[string]bool{}
 	for _, parent := range parents {
@@ -91,8 +135,15 @@ func removeStale(t testing.TB, parents []string) {
 			if !e.IsDir() {
 				continue
 			}
-			pid, ok := stalePid(e.Name())
-			if !ok || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			pid, pidns, ok := stalePid(e.Name())
+			if !ok {
+				continue
+			}
+			if pidns != 0 {
+				if !conclusive || nsPidAlive(pidns, pid) {
+					continue
+				}
+			} else if !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
 				continue
 			}
 			dir := filepath.Join(parent, e.Name())

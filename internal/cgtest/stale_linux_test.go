@@ -174,3 +174,85 @@ func TestNewLeavesOtherPidNamespaces(t *testing.T) {
 		t.Errorf("%s, of a live test binary whose pid in its own namespace is %d, removed by New: %v", dir, pid, err)
 	}
 }
+
+// TestNewRemovesStalePidNamespaceCgroups kills a test binary that runs in
+// a new pid namespace after its New, as a cancelled CI job or a Ctrl-C
+// does: its cgroup, named for a pid of that namespace, is left behind.
+// Once the namespace is gone, New run from the initial namespace must
+// remove it, as it does the leftovers of test binaries there.
+func TestNewRemovesStalePidNamespaceCgroups(t *testing.T) {
+	Require(t)
+	if ok, ns := initialPidNS(); !ok {
+		t.Skipf("stale cgroups are removed only from the initial pid namespace; this is %s", ns)
+	}
+	self, err := cgroup.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parents []string
+	if self.Mode() == cgroup.ModeV2 {
+		parents = append(parents, self.Paths()["unified"])
+	} else {
+		for _, c := range controllers {
+			if p := self.Paths()[c]; p != "" {
+				parents = append(parents, p)
+			}
+		}
+	}
+	// The child is the test binary itself, as pid 1 of the namespace: a
+	// SIGKILL to it ends the namespace, and its t.Cleanup never runs.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNewLeavesOtherPidNamespaces$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CGTEST_NS_CHILD=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if _, err := cmd.StdinPipe(); err != nil { // held open: the child waits on it
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a process in a new pid namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	var pid int
+	var dir string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "cgtest-ns-child: %d %s", &pid, &dir); err == nil {
+			break
+		}
+	}
+	if dir == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("test binary in a new pid namespace made no cgroup: %s", stderr.String())
+	}
+	name := filepath.Base(dir)
+	// Should New leave them, the test must not.
+	t.Cleanup(func() {
+		for _, p := range parents {
+			removeTree(filepath.Join(p, name))
+		}
+	})
+	cmd.Process.Kill()
+	cmd.Wait() // pid 1's exit waits for the rest of its namespace
+	if _, err := os.Stat(dir); err != nil {
+		// Another test binary's New, in a parallel go test, may have got
+		// it first; then this one has nothing left to check.
+		t.Skipf("the killed child's cgroup %s was gone before New: %v", dir, err)
+	}
+
+	New(t, "cgtest-pidns-parent")
+
+	for _, p := range parents {
+		if _, err := os.Stat(filepath.Join(p, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s, left by a killed test binary in a pid namespace that has ended, still there after New: %v", filepath.Join(p, name), err)
+		}
+	}
+}
