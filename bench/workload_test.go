@@ -115,18 +115,31 @@ func TestQuietScenarioIsFair(t *testing.T) {
 	bin := workload(t)
 	kills := map[string]uint64{}
 	for _, peer := range []string{"control-watchdog", "snug", "runtime"} {
-		g := cgtest.New(t, "snug-quiet")
-		g.SetCPU(memQuota)
-		g.SetMemory(memLimitMiB << 20)
-		spec := runSpec{peer: peer, scenario: "quiet", rate: 1000, warmup: 300 * time.Millisecond,
-			window: 3 * time.Second, burstMiB: burstMiB, outsideMiB: outsideMiB}
-		cmd := g.Command(bin, spec.args()...)
-		cmd.Env = sanitizedEnv()
-		out, err := cmd.CombinedOutput()
-		kills[peer], _ = readOOMKills(g.Dir("memory"), g.V2())
-		t.Logf("%s: err %v, OOM kills %d\n%s", peer, err, kills[peer], lastLine(string(out)))
-		if peer != "runtime" && (err != nil || kills[peer] != 0) {
-			t.Errorf("%s did not survive the quiet scenario: %v, OOM-killed %d times\n%s", peer, err, kills[peer], out)
+		// The control only has to show that the scenario can be lived
+		// through, and it is the simplest watchdog, with no margin for a
+		// machine busy with other work: a second run may show it. snug
+		// has one run.
+		runs := 1
+		if peer == "control-watchdog" {
+			runs = 2
+		}
+		for run := 1; run <= runs; run++ {
+			g := cgtest.New(t, "snug-quiet")
+			g.SetCPU(memQuota)
+			g.SetMemory(memLimitMiB << 20)
+			spec := runSpec{peer: peer, scenario: "quiet", rate: 1000, warmup: 300 * time.Millisecond,
+				window: 3 * time.Second, burstMiB: burstMiB, outsideMiB: outsideMiB}
+			cmd := g.Command(bin, spec.args()...)
+			cmd.Env = sanitizedEnv()
+			out, err := cmd.CombinedOutput()
+			kills[peer], _ = readOOMKills(g.Dir("memory"), g.V2())
+			t.Logf("%s (run %d): err %v, OOM kills %d\n%s", peer, run, err, kills[peer], lastLine(string(out)))
+			if peer == "runtime" || (err == nil && kills[peer] == 0) {
+				break
+			}
+			if run == runs {
+				t.Errorf("%s did not survive the quiet scenario in %d runs: %v, OOM-killed %d times\n%s", peer, runs, err, kills[peer], out)
+			}
 		}
 	}
 	if kills["runtime"] == 0 {
