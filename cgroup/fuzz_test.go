@@ -184,3 +184,51 @@ func TestNewHierarchyDeepPath(t *testing.T) {
 		t.Errorf("newHierarchy allocated %d bytes for a path of %d bytes", n, len(path))
 	}
 }
+
+// FuzzResolve runs what Open makes of /proc/self/cgroup and mountinfo
+// (parse both, pick each line's mount, list its levels) and checks that no
+// level leads out of the mount that shows it: a cgroup path is joined onto
+// the mount point, and whatever its ".." elements, the directories Limits
+// and Stats read stay in that hierarchy.
+func FuzzResolve(f *testing.F) {
+	for _, dir := range []string{"testdata/host-v1-hybrid", "testdata/k8s-v2/proc/self"} {
+		cg, err1 := os.ReadFile(filepath.Join(dir, "proc-self-cgroup"))
+		if err1 != nil {
+			cg, err1 = os.ReadFile(filepath.Join(dir, "cgroup"))
+		}
+		mi, err2 := os.ReadFile(filepath.Join(dir, "mountinfo"))
+		if err1 == nil && err2 == nil {
+			f.Add(cg, mi)
+		}
+	}
+	v2 := []byte("40 30 0:26 /docker/ctr /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n")
+	f.Add([]byte("0::/docker/ctr/a\n"), v2)
+	f.Add([]byte("0::/../../other\n"), v2)
+	f.Add([]byte("0::/a/b\n"), []byte("40 30 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"))
+	f.Add([]byte("4:memory:/a\n"), []byte("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"))
+	f.Fuzz(func(t *testing.T, procCgroup, mountinfo []byte) {
+		lines, err := parseProcCgroup(procCgroup)
+		if err != nil {
+			return
+		}
+		mounts, err := parseMountinfo(mountinfo)
+		if err != nil {
+			return
+		}
+		for _, fsRoot := range []string{"/", "/tmp/root"} {
+			for _, l := range lines {
+				m := pickMount(mounts, l.path, l.controllers)
+				if m == nil {
+					continue
+				}
+				base := filepath.Join(fsRoot, m.mountPoint)
+				for _, lv := range newHierarchy(fsRoot, m, l.path).levels {
+					if lv.dir != base && !strings.HasPrefix(lv.dir, strings.TrimSuffix(base, "/")+"/") {
+						t.Fatalf("cgroup %q through mount of %q at %q: level %q is outside %q",
+							l.path, m.root, m.mountPoint, lv.dir, base)
+					}
+				}
+			}
+		}
+	})
+}

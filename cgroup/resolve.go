@@ -39,7 +39,9 @@ func pickMount(mounts []mount, path string, controllers []string) *mount {
 		// with "/..": a mount whose root does not hold those ".." cannot
 		// reach the cgroup, and joining them onto its mount point would
 		// lead out of the hierarchy (as the Go runtime, skip such a mount).
-		if rel := relPath(path, m.root); rel == "/.." || strings.HasPrefix(rel, "/../") {
+		// The kernel writes ".." nowhere else; one further in ("/a/../..",
+		// from a forged file) would lead out just the same.
+		if hasDotDot(relPath(path, m.root)) {
 			continue
 		}
 		if !m.v2 && !hasAll(m.options, controllers) {
@@ -50,6 +52,16 @@ func pickMount(mounts []mount, path string, controllers []string) *mount {
 		}
 	}
 	return best
+}
+
+// hasDotDot reports whether path p has a ".." element.
+func hasDotDot(p string) bool {
+	for e := range strings.SplitSeq(p, "/") {
+		if e == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func hasAll(opts, want []string) bool {
