@@ -137,7 +137,7 @@ func (s *settings) finish(getenv func(string) string, warn func(string, ...any))
 	if s.has("otlp") || s.has("console") {
 		s.interval = millis(getenv, "OTEL_METRIC_EXPORT_INTERVAL", defaultInterval, warn)
 		if s.interval < minInterval {
-			warn("OTEL_METRIC_EXPORT_INTERVAL=%s is below %v: using %v", getenv("OTEL_METRIC_EXPORT_INTERVAL"), minInterval, minInterval)
+			warn("OTEL_METRIC_EXPORT_INTERVAL=%q is below %v: using %v", getenv("OTEL_METRIC_EXPORT_INTERVAL"), minInterval, minInterval)
 			s.interval = minInterval
 		}
 		s.timeout = millis(getenv, "OTEL_METRIC_EXPORT_TIMEOUT", defaultTimeout, warn)

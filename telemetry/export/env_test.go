@@ -1,6 +1,7 @@
 package export
 
 import (
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -144,4 +145,59 @@ func TestReadSettingsSaysWhyDefault(t *testing.T) {
 			t.Errorf("OTEL_METRICS_EXPORTER=%q: defaulted = %q, want %q", env, s.defaulted, want)
 		}
 	}
+}
+
+// FuzzReadSettings: whatever the OTEL_* variables hold, the settings are
+// ones Setup can use (known exporters, each once and in order; a supported
+// protocol; an interval and timeout in range; an endpoint only if it is a
+// URL, as the exporter reads it) and each warning is one line.
+func FuzzReadSettings(f *testing.F) {
+	f.Add("", "", "", "", "", "", "", "")
+	f.Add("false", " Console , prometheus,otlp,otlp", "http://collector:4318", "10.0.0.5:4318", "grpc", "", "15000", "5000")
+	f.Add("yes", "none,otlp", "", "", "http/json", "http/protobuf", "60", "-5")
+	f.Add("TRUE", "otlp", "http://x:4318", "", "", "", "15s", "86400001")
+	f.Add("", "jaeger", "10.0.0.5:4318", "http://collector:4318/v1/metrics", "", "GRPC", " 100 ", "1")
+	f.Fuzz(func(t *testing.T, disabled, exporter, endpoint, metricsEndpoint, protocol, metricsProtocol, interval, timeout string) {
+		env := map[string]string{
+			"OTEL_SDK_DISABLED": disabled, "OTEL_METRICS_EXPORTER": exporter,
+			"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": metricsEndpoint,
+			"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": metricsProtocol,
+			"OTEL_METRIC_EXPORT_INTERVAL": interval, "OTEL_METRIC_EXPORT_TIMEOUT": timeout,
+		}
+		s := readSettings(func(k string) string { return env[k] })
+		for _, w := range s.warnings {
+			if strings.ContainsAny(w.Error(), "\n\r") {
+				t.Fatalf("warning of more than one line: %q", w)
+			}
+		}
+		if s.disabled {
+			if len(s.exporters) > 0 {
+				t.Fatalf("disabled, yet exporters %q", s.exporters)
+			}
+			return
+		}
+		order := map[string]int{"otlp": 1, "prometheus": 2, "console": 3}
+		last := 0
+		for _, e := range s.exporters {
+			if order[e] <= last {
+				t.Fatalf("exporters %q: unknown, repeated or out of order", s.exporters)
+			}
+			last = order[e]
+		}
+		if s.protocol != "http/protobuf" && s.protocol != "grpc" {
+			t.Fatalf("protocol %q", s.protocol)
+		}
+		if s.interval < minInterval || s.interval > 24*time.Hour || s.timeout <= 0 || s.timeout > 24*time.Hour {
+			t.Fatalf("interval %v, timeout %v from %q", s.interval, s.timeout, env)
+		}
+		if s.otlpTarget != "" {
+			if _, err := url.Parse(s.otlpTarget); err != nil ||
+				(s.otlpTarget != strings.TrimSpace(metricsEndpoint) && s.otlpTarget != strings.TrimSpace(endpoint)) {
+				t.Fatalf("OTLP target %q from %q", s.otlpTarget, env)
+			}
+		}
+		if s.defaulted != "" && s.has("otlp") != (s.otlpTarget != "") {
+			t.Fatalf("default exporters %q with OTLP target %q", s.exporters, s.otlpTarget)
+		}
+	})
 }
