@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -83,14 +84,48 @@ func FuzzParseLimit(f *testing.F) {
 }
 
 func FuzzCountCPUList(f *testing.F) {
-	for _, s := range []string{"0-1\n", "0-3,6,8-11", "", "5", "3-1", "0-1048576"} {
+	for _, s := range []string{"0-1\n", "0-3,6,8-11", "", "5", "3-1", "0-1048576", "0,0,0", "0-3,2-5"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if n, ok := countCPUList(data); ok && n < 0 {
+		n, ok := countCPUList(data)
+		if !ok {
+			return
+		}
+		if n < 0 {
 			t.Fatalf("negative count %d from %q", n, data)
 		}
+		// No CPU counted twice: at most the span from the first to the
+		// last CPU named.
+		items := strings.Split(strings.TrimSpace(string(data)), ",")
+		if n == 0 || len(items) == 0 {
+			return
+		}
+		first, _, _ := strings.Cut(items[0], "-")
+		last := items[len(items)-1]
+		if _, hi, ok := strings.Cut(last, "-"); ok {
+			last = hi
+		}
+		lo, err1 := strconv.Atoi(first)
+		hi, err2 := strconv.Atoi(last)
+		if err1 == nil && err2 == nil && n > hi-lo+1 {
+			t.Fatalf("%d CPUs from %q, which spans %d", n, data, hi-lo+1)
+		}
 	})
+}
+
+func TestCountCPUList(t *testing.T) {
+	for in, want := range map[string]int{"0-3,6\n": 5, "": 0, "7": 1, "0,2,4-5": 4, "0-1048576": 1<<20 + 1} {
+		if n, ok := countCPUList([]byte(in)); !ok || n != want {
+			t.Errorf("countCPUList(%q) = %d, %v; want %d", in, n, ok, want)
+		}
+	}
+	// Lists the kernel never writes: they would count a CPU twice.
+	for _, in := range []string{"0,0,0", "0-3,2-5", "4-7,2", "1,1-2"} {
+		if n, ok := countCPUList([]byte(in)); ok {
+			t.Errorf("countCPUList(%q) = %d, accepted", in, n)
+		}
+	}
 }
 
 func FuzzParsePressure(f *testing.F) {

@@ -315,13 +315,17 @@ func parseCPUMax(b []byte) (quota, period int64, ok bool) {
 }
 
 // countCPUList counts the CPUs of a list such as "0-3,8,10-11" (cpuset files,
-// /sys/devices/system/cpu/online). An empty list counts 0.
+// /sys/devices/system/cpu/online). An empty list counts 0. The kernel
+// writes its lists in ascending order without overlaps, however they were
+// written to it; a list that repeats or goes back ("0,0,0", "4-7,2") would
+// count a CPU twice, and is refused.
 func countCPUList(b []byte) (int, bool) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return 0, true
 	}
 	n := 0
+	var next uint64 // the least CPU the next item may start at
 	for len(b) > 0 {
 		var item []byte
 		item, b, _ = bytes.Cut(b, []byte{','})
@@ -336,6 +340,10 @@ func countCPUList(b []byte) (int, bool) {
 				return 0, false
 			}
 		}
+		if a < next {
+			return 0, false
+		}
+		next = z + 1
 		n += int(z-a) + 1
 	}
 	return n, true
