@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestMain(m *testing.M) {
 		} else {
 			r.Paths = g.Paths()
 			if os.Getenv("SNUG_REPORT_BURN") == "1" {
-				burn(300 * time.Millisecond)
+				burn(300*time.Millisecond, g)
 			}
 			var err error
 			r.Limits, err = g.Limits()
@@ -104,23 +105,45 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// burn spins on both CPUs so that a CFS quota throttles the cgroup, then
-// idles for two periods: the kernel adds to throttled_time when it lifts a
-// throttle, so a read taken while still throttled can show throttled
-// periods with no time yet.
-func burn(d time.Duration) {
+// burn spins on both CPUs until the process has used d of CPU time and g's
+// Stats show a throttled period (or 10 s have passed), then idles for two
+// periods: the kernel adds to throttled_time when it lifts a throttle, so
+// a read taken while still throttled can show throttled periods with no
+// time yet. Spinning for a wall-clock while is not enough on a machine
+// busy with other cgroups: the cgroup's fair share can stay under its
+// quota, and nothing is throttled. A Stats that never shows throttling
+// only makes burn take its 10 s; the tests' own checks then fail.
+func burn(d time.Duration, g *cgroup.Group) {
 	defer time.Sleep(200 * time.Millisecond)
+	start := cpuTime()
+	var stop atomic.Bool
 	done := make(chan struct{})
 	for i := 0; i < 2; i++ {
 		go func() {
-			end := time.Now().Add(d)
-			for time.Now().Before(end) {
+			for !stop.Load() {
 			}
 			done <- struct{}{}
 		}()
 	}
+	throttled := func() bool { s, err := g.Stats(); return err == nil && s.ThrottledPeriods > 0 }
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		if cpuTime()-start >= d && throttled() {
+			break
+		}
+	}
+	stop.Store(true)
 	<-done
 	<-done
+}
+
+// cpuTime is the CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runReport runs this test binary in g and decodes its report.
@@ -174,7 +197,7 @@ func TestHostLeafLimits(t *testing.T) {
 		t.Errorf("memory stats implausible: %+v", s)
 	}
 	if s.CPUUsage < 100*time.Millisecond {
-		t.Errorf("CPUUsage = %v after burning 300 ms on two threads", s.CPUUsage)
+		t.Errorf("CPUUsage = %v after burning 300 ms of CPU", s.CPUUsage)
 	}
 	// nr_throttled counts every throttle; on kernels with task-based
 	// throttling (6.18 here) throttled_time only grows when a task was

@@ -127,7 +127,7 @@ func TestGuestLeafLimits(t *testing.T) {
 		t.Errorf("MemoryLimit = %d from %v", v, src)
 	}
 
-	burn(300 * time.Millisecond)
+	burn(300*time.Millisecond, g)
 	before, err := g.Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestGuestParentTighter(t *testing.T) {
 		t.Errorf("MemoryMax = %d from %v, want the parent's", l.MemoryMax, l.MemoryMaxSource)
 	}
 	// Throttled by the parent's quota: the parent's cpu.stat counts it.
-	burn(300 * time.Millisecond)
+	burn(300*time.Millisecond, g)
 	s, err := g.Stats()
 	if err != nil {
 		t.Fatal(err)
