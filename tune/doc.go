@@ -131,19 +131,23 @@
 // Memory can grow faster than one sample a second can follow: by some
 // 90 MiB a second in the quiet scenario of package bench, from 85% of a
 // 256 MiB limit, where a watchdog that looked once a second was OOM-killed
-// in every run. So while the usage, page cache included, is within 25% of
-// the limit below the threshold (from 67% of the limit at 92%), the
-// watchdog also looks every 50 ms between samples
-// (Status.Watchdog.NearChecks): a read of memory.current alone
-// (cgroup.Group.MemoryLimitCurrent, about 1 µs), and the full read and
-// the decision above only once that usage has reached the threshold
+// in every run. So while the working set is within 25% of the limit below
+// the threshold (from 67% of the limit at 92%), the watchdog also looks
+// every 50 ms between samples (Status.Watchdog.NearChecks): a read of
+// memory.current alone (cgroup.Group.MemoryLimitCurrent, about 1 µs), less
+// the inactive page cache the last full read found, and the full read and
+// the decision above only once that has reached the threshold
 // (every time under a v1 ancestor's limit the mount hides, whose usage
 // that one file does not show: about 40 µs). Waking an idle process that
 // often costs more than the reads: about 0.5% of a CPU on the test VM,
 // nothing measurable in a busy one (see the README). WithoutFreeOSMemory
 // and SNUG_WATCHDOG_FREE=off stop the checks with the calls. Memory that
 // grows from below that band to the limit within one interval can still
-// outrun it.
+// outrun it, and so can memory that grows while the kernel drops page
+// cache to make room: the usage stays put, and the next sample sees it. A
+// cgroup full of page cache, whose working set is low, is not checked:
+// the kernel fills any cgroup that writes or reads files up to its limit,
+// and it would otherwise wake 20 times a second for as long as it lasts.
 //
 // The 92% is above what a healthy heap at its GOMEMLIMIT reaches, so that
 // such a program does not pay full GCs for nothing, with the room a

@@ -185,11 +185,15 @@ type watchdog struct {
 	atFloor           bool
 	why               string // the Decision's words for deducted, kept to not rebuild them
 
-	// Near the limit: the last look found the usage within nearBand of the
-	// threshold, and the Tuner looks every nearCheckEvery in between
+	// Near the limit: the last look found the working set within nearBand
+	// of the threshold, and the Tuner looks every nearCheckEvery in between
 	// samples (check), whose full reads go to quick, not to cur and prev:
 	// the pause and spiral parts compare those over whole intervals.
+	// cache is the usage less the working set at the last full read, the
+	// inactive page cache the kernel drops first: a check's one read
+	// shows the usage alone, and takes that off.
 	near       bool
+	cache      int64
 	quick      sample
 	nearChecks uint64
 	seenCycles uint64 // the GC cycle count at the last look, for lastGC
@@ -288,20 +292,28 @@ func (w *watchdog) sawCycles(now time.Time, cycles uint64) {
 // nearCheckEvery rather than wait for the next sample.
 func (w *watchdog) checkingNear() bool { return w != nil && w.near }
 
-// nearFrom tells whether a usage, page cache included, is near enough to
-// the FreeOSMemory threshold to check between samples. Without FreeOSMemory
-// there is nothing to do in time; at an interval as short as the checks'
-// the samples are the checks.
-func (w *watchdog) nearFrom(usage, limit int64) bool {
+// nearFrom tells whether a working set is near enough to the FreeOSMemory
+// threshold to check between samples. Without FreeOSMemory there is nothing
+// to do in time; at an interval as short as the checks' the samples are the
+// checks.
+func (w *watchdog) nearFrom(ws, limit int64) bool {
 	if w.cfg.freeAt <= 0 || limit <= 0 || w.interval <= nearCheckEvery {
 		return false
 	}
-	return float64(usage) >= (w.cfg.freeAt-nearBand)*float64(limit)
+	return float64(ws) >= (w.cfg.freeAt-nearBand)*float64(limit)
 }
 
 // check is a look between samples near the limit: one read of the usage,
-// and when that has reached the threshold (or does not concern the limit's
-// cgroup) a full read into quick and the FreeOSMemory decision on it.
+// and when that, less the inactive page cache of the last full read, has
+// reached the threshold (or does not concern the limit's cgroup) a full
+// read into quick and the FreeOSMemory decision on it.
+//
+// Not the usage alone: the kernel fills a cgroup with page cache up to its
+// limit (a service that writes logs to its filesystem, reads a file once),
+// and a usage near the limit for that reason would have the Tuner wake
+// and read everything 20 times a second for as long as the cache stays.
+// The price: cache the kernel drops to make room for memory that grows
+// fast goes unseen until the next sample, which measures it.
 func (w *watchdog) check(now time.Time, l cgroup.Limits) {
 	w.nearChecks++
 	limit, src := l.MemoryLimit()
@@ -310,9 +322,10 @@ func (w *watchdog) check(now time.Time, l cgroup.Limits) {
 		return
 	}
 	if usage, cg, err := w.sampler.group.MemoryLimitCurrent(); err == nil && cg == src.Cgroup {
-		w.near = w.nearFrom(usage, limit)
-		if float64(usage) < w.cfg.freeAt*float64(limit) {
-			return // the working set, at most the usage, is below too
+		ws := max(usage-w.cache, 0)
+		w.near = w.nearFrom(ws, limit)
+		if float64(ws) < w.cfg.freeAt*float64(limit) {
+			return
 		}
 	}
 	w.sampler.readMemory(now, &w.quick)
@@ -586,7 +599,8 @@ func (w *watchdog) decideFree(now time.Time, s *sample, l cgroup.Limits) {
 		at = DefaultFreeOSMemoryAt // still report, never call
 	}
 	ws := limitWorkingSet(s.stats, l)
-	w.near = w.nearFrom(limitCurrent(s.stats, l), limit)
+	w.cache = max(limitCurrent(s.stats, l)-ws, 0)
+	w.near = w.nearFrom(ws, limit)
 	threshold := int64(at * float64(limit))
 	minGain := max(int64(freeMinGain), limit/32)
 	if ws < threshold {
@@ -696,8 +710,8 @@ func limitWorkingSet(s cgroup.Stats, l cgroup.Limits) int64 {
 	return ws
 }
 
-// limitCurrent is limitWorkingSet's usage with page cache: what decides
-// whether the watchdog checks between samples, as check's one read does.
+// limitCurrent is limitWorkingSet's usage with page cache, what check's one
+// read shows.
 func limitCurrent(s cgroup.Stats, l cgroup.Limits) int64 {
 	_, src := l.MemoryLimit()
 	current, _, _ := s.UsageAgainst(src)

@@ -100,17 +100,19 @@ func BenchmarkWatchdogIdleCPU(b *testing.B) {
 	}
 	// Near the memory limit the watchdog checks the usage every 50 ms
 	// between its samples: on a fixture cgroup (files on a temporary
-	// directory, not the kernel's) with the usage at 60% of the limit, then
-	// at 78%, below the FreeOSMemory threshold, so the cost is the checks'
-	// own (samples report the checks: about 19 a second).
+	// directory, not the kernel's) with the working set at 60% of the
+	// limit, then at 78%, below the FreeOSMemory threshold, so the cost is
+	// the checks' own (samples report the checks: about 19 a second); and
+	// with the usage at 98% of which 78% inactive page cache, which the
+	// kernel drops first: no checks.
 	for _, c := range []struct {
-		name  string
-		usage int64
-	}{{"far", 154 * mib}, {"near", 200 * mib}} {
+		name         string
+		usage, cache int64
+	}{{"far", 154 * mib, 0}, {"near", 200 * mib, 0}, {"cache", 250 * mib, 200 * mib}} {
 		b.Run("watchdog/fixture-"+c.name, func(b *testing.B) {
 			f := newFixture(b)
 			f.set("pod/ctr", "memory.max", fmt.Sprint(256*mib))
-			f.memoryStat(c.usage, c.usage-10*mib, 0, 0, 0, 0)
+			f.memoryStat(c.usage, c.usage-c.cache-10*mib, c.cache, c.cache, 0, 0)
 			measure(b, withGroup(f.group()), WithInterval(DefaultInterval))
 		})
 	}

@@ -375,18 +375,28 @@ func TestWatchdogChecksNearLimit(t *testing.T) {
 	if w.checkingNear() {
 		t.Errorf("checking between samples at 100 MiB of 256 MiB")
 	}
-	f.memoryStat(180*mib, 90*mib, 80*mib, 70*mib, 0, 0) // 70%, page cache included
+	// A cgroup full of page cache the kernel can drop is not near: a
+	// usage of 250 MiB, of which 200 MiB inactive cache.
+	f.memoryStat(250*mib, 40*mib, 205*mib, 200*mib, 0, 0)
+	step()
+	if w.checkingNear() {
+		t.Errorf("checking between samples at a working set of 50 MiB (usage 250 MiB with cache) of 256 MiB")
+	}
+	f.memoryStat(190*mib, 90*mib, 80*mib, 10*mib, 0, 0) // working set 70%, active page cache included
 	step()
 	if !w.checkingNear() {
-		t.Fatalf("not checking between samples at 180 MiB of 256 MiB (threshold %v)", DefaultFreeOSMemoryAt)
+		t.Fatalf("not checking between samples at a working set of 180 MiB of 256 MiB (threshold %v)", DefaultFreeOSMemoryAt)
 	}
 	sampled, prevTotal := w.cur, append([]uint64(nil), w.sampler.prevTotal...)
 
-	// Under the threshold a check reads memory.current alone.
+	// Under the threshold a check reads memory.current alone, and takes
+	// off the inactive cache the sample found: 240 MiB less 10 MiB is
+	// under 92% of 256 MiB (235.5 MiB).
+	f.set("pod/ctr", "memory.current", fmt.Sprint(240*mib))
 	now = now.Add(nearCheckEvery)
 	w.check(now, l)
 	if !w.quick.at.IsZero() || !w.checkingNear() || w.nearChecks != 1 {
-		t.Errorf("check at 180 MiB: full read at %v, near %v, %d checks; want no full read, still near", w.quick.at, w.checkingNear(), w.nearChecks)
+		t.Errorf("check at 240 MiB with 10 MiB of cache: full read at %v, near %v, %d checks; want no full read, still near", w.quick.at, w.checkingNear(), w.nearChecks)
 	}
 	if n := testing.AllocsPerRun(100, func() { w.check(now, l) }); n != 0 {
 		t.Errorf("%v allocations per check under the threshold, want 0", n)
