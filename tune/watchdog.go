@@ -191,9 +191,13 @@ type watchdog struct {
 	// the pause and spiral parts compare those over whole intervals.
 	// cache is the usage less the working set at the last full read, the
 	// inactive page cache the kernel drops first: a check's one read
-	// shows the usage alone, and takes that off.
+	// shows the usage alone, and takes that off. cacheOf is the limit's
+	// cgroup at that read: an evaluation without a sample can move the
+	// limit to another one, whose usage another cgroup's cache must not
+	// be taken off.
 	near       bool
 	cache      int64
+	cacheOf    string
 	quick      sample
 	nearChecks uint64
 	seenCycles uint64 // the GC cycle count at the last look, for lastGC
@@ -322,7 +326,11 @@ func (w *watchdog) check(now time.Time, l cgroup.Limits) {
 		return
 	}
 	if usage, cg, err := w.sampler.group.MemoryLimitCurrent(); err == nil && cg == src.Cgroup {
-		ws := max(usage-w.cache, 0)
+		cache := w.cache
+		if w.cacheOf != src.Cgroup {
+			cache = 0 // the usage alone, never less than the working set
+		}
+		ws := max(usage-cache, 0)
 		w.near = w.nearFrom(ws, limit)
 		if float64(ws) < w.cfg.freeAt*float64(limit) {
 			return
@@ -587,7 +595,7 @@ func (w *watchdog) outsideGo(s *sample) (outside, anon, shmem, kernel int64) {
 func (w *watchdog) decideFree(now time.Time, s *sample, l cgroup.Limits) {
 	checking := w.near
 	w.near = false
-	limit, _ := l.MemoryLimit()
+	limit, src := l.MemoryLimit()
 	// No usage at all is a read that found no file. (The process's own
 	// cgroup may have none while the limit's has one: a leaf whose parent
 	// did not enable the memory controller, charged to that parent.)
@@ -599,7 +607,7 @@ func (w *watchdog) decideFree(now time.Time, s *sample, l cgroup.Limits) {
 		at = DefaultFreeOSMemoryAt // still report, never call
 	}
 	ws := limitWorkingSet(s.stats, l)
-	w.cache = max(limitCurrent(s.stats, l)-ws, 0)
+	w.cache, w.cacheOf = max(limitCurrent(s.stats, l)-ws, 0), src.Cgroup
 	w.near = w.nearFrom(ws, limit)
 	threshold := int64(at * float64(limit))
 	minGain := max(int64(freeMinGain), limit/32)

@@ -443,6 +443,46 @@ func TestWatchdogChecksNearLimit(t *testing.T) {
 	}
 }
 
+// The inactive page cache a check takes off the usage is that of the
+// cgroup the last full read measured. An evaluation without a sample (the
+// Tuner confirming a GOMAXPROCS change 200 ms after one) can find that an
+// in-place resize moved the limit to another cgroup: the pod's cache must
+// not be taken off the container's usage, which would hide the container
+// at 96% of its new limit until the next sample.
+func TestWatchdogCheckCacheOfAnotherCgroup(t *testing.T) {
+	f := newFixture(t)
+	f.set("pod", "memory.max", fmt.Sprint(1024*mib))
+	f.set("pod", "memory.current", fmt.Sprint(1000*mib))
+	f.set("pod", "memory.stat", fmt.Sprintf("anon %d\ninactive_file %d\n", 700*mib, 250*mib))
+	f.memoryStat(230*mib, 230*mib, 0, 0, 0, 0)
+	g := f.group()
+	l, err := g.Limits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWatchdog(defaultWatchdogConfig(), g, time.Second)
+	now := time.Now().Add(time.Second)
+	w.sample(now)
+	w.decide(now, l, true)
+	if !w.checkingNear() {
+		t.Fatalf("not checking between samples at the pod's working set of 750 MiB of 1 GiB")
+	}
+
+	f.set("pod/ctr", "memory.max", fmt.Sprint(240*mib)) // the resize
+	if l, err = g.Limits(); err != nil {                // an evaluation without a sample
+		t.Fatal(err)
+	}
+	if lim, src := l.MemoryLimit(); lim != 240*mib || src.Cgroup != "/pod/ctr" {
+		t.Fatalf("limit %s on %q after the resize", formatBytes(lim), src.Cgroup)
+	}
+	now = now.Add(nearCheckEvery)
+	w.check(now, l)
+	if !w.quick.at.Equal(now) || !w.checkingNear() {
+		t.Errorf("check at the container's 230 MiB of its new 240 MiB limit, with the pod's 250 MiB of cache: full read at %v, near %v; want a full read, still near",
+			w.quick.at, w.checkingNear())
+	}
+}
+
 func slicesEqual(a, b []uint64) bool {
 	if len(a) != len(b) {
 		return false
