@@ -3,6 +3,7 @@ package cgtest
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -86,15 +87,27 @@ func nsPidAlive(ns uint64, pid int) bool {
 	}
 	want := fmt.Sprintf("pid:[%d]", ns)
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		// Pid 1 is the initial namespace's own init (the sweep runs only
+		// there), whose link even root may not read.
+		if n, err := strconv.Atoi(e.Name()); err != nil || n == 1 {
 			continue
 		}
-		if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns/pid")); err != nil || l != want {
+		l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns/pid"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // exited meanwhile
+		}
+		if err != nil {
+			return true // not ours to see (a security module): cannot tell
+		}
+		if l != want {
 			continue
 		}
 		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue // exited meanwhile
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil || !strings.Contains(string(status), "\nNSpid:") {
+			return true // a kernel before 4.1 has no NSpid line: cannot tell
 		}
 		// NSpid lists the process's pid in each namespace it is in, its
 		// own (the one ns names) last.
