@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +54,7 @@ func startDrainServer(t *testing.T, ctx context.Context, h *Handler, opts DrainO
 	mux := http.NewServeMux()
 	h.Install(mux)
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		slowEntered.Add(1)
 		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
 		select {
 		case <-time.After(d):
@@ -68,6 +70,9 @@ func startDrainServer(t *testing.T, ctx context.Context, h *Handler, opts DrainO
 	waitFor(t, func() bool { r, err := k.do("GET", s.base+"/readyz"); return err == nil && r.status == 200 })
 	return s
 }
+
+// slowEntered counts the requests that reached /slow's handler.
+var slowEntered atomic.Int64
 
 // slowGet starts a request to /slow on its own connection and returns a
 // channel with its outcome.
@@ -373,8 +378,9 @@ func TestSignalDuringShutdownCloses(t *testing.T) {
 	defer signal.Stop(seen)
 	h := New(Config{})
 	s := startDrainServer(t, context.Background(), h, DrainOptions{DrainDelay: -1, GracePeriod: 3 * time.Hour, Signals: []os.Signal{syscall.SIGUSR1}})
+	entered := slowEntered.Load()
 	inFlight := slowGet(s.base, time.Hour)
-	time.Sleep(100 * time.Millisecond) // the request reaches the handler
+	waitFor(t, func() bool { return slowEntered.Load() > entered }) // in flight
 	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
 	<-seen
 	// Shutdown has closed the listener: ServeAndDrain is in step 3.
