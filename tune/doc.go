@@ -144,7 +144,8 @@
 // and SNUG_WATCHDOG_FREE=off stop the checks with the calls. Memory that
 // grows from below that band to the limit within one interval can still
 // outrun it, and so can memory that grows while the kernel drops page
-// cache to make room: the usage stays put, and the next sample sees it. A
+// cache to make room (the usage stays put), or cache that was inactive at
+// the last full read and is read again: the next sample sees them. A
 // cgroup full of page cache, whose working set is low, is not checked:
 // the kernel fills any cgroup that writes or reads files up to its limit,
 // and it would otherwise wake 20 times a second for as long as it lasts.
