@@ -131,39 +131,7 @@ func TestNewLeavesOtherPidNamespaces(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c",
 		fmt.Sprintf(`echo %d > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`, dead-1),
 		"sh", os.Args[0], "-test.run=^TestNewLeavesOtherPidNamespaces$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "CGTEST_NS_CHILD=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start a process in a new pid namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	var pid int
-	var dir string
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if _, err := fmt.Sscanf(sc.Text(), "cgtest-ns-child: %d %s", &pid, &dir); err == nil {
-			break
-		}
-	}
-	go io.Copy(io.Discard, stdout)
-	if dir == "" {
-		stdin.Close()
-		cmd.Wait()
-		t.Fatalf("test binary in a new pid namespace made no cgroup: %s", stderr.String())
-	}
+	pid, dir := startNSChild(t, cmd)
 	if !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
 		t.Skipf("the child's pid %d in its namespace (wanted %d) is alive in this one", pid, dead)
 	}
@@ -202,37 +170,7 @@ func TestNewRemovesStalePidNamespaceCgroups(t *testing.T) {
 	// The child is the test binary itself, as pid 1 of the namespace: a
 	// SIGKILL to it ends the namespace, and its t.Cleanup never runs.
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNewLeavesOtherPidNamespaces$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "CGTEST_NS_CHILD=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if _, err := cmd.StdinPipe(); err != nil { // held open: the child waits on it
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start a process in a new pid namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	var pid int
-	var dir string
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if _, err := fmt.Sscanf(sc.Text(), "cgtest-ns-child: %d %s", &pid, &dir); err == nil {
-			break
-		}
-	}
-	if dir == "" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("test binary in a new pid namespace made no cgroup: %s", stderr.String())
-	}
+	_, dir := startNSChild(t, cmd)
 	name := filepath.Base(dir)
 	// Should New leave them, the test must not.
 	t.Cleanup(func() {
@@ -255,4 +193,48 @@ func TestNewRemovesStalePidNamespaceCgroups(t *testing.T) {
 			t.Errorf("%s, left by a killed test binary in a pid namespace that has ended, still there after New: %v", filepath.Join(p, name), err)
 		}
 	}
+}
+
+// startNSChild starts cmd, the test binary running
+// TestNewLeavesOtherPidNamespaces as its child in a new pid namespace, and
+// returns the pid there and the cgroup directory its New reported. The
+// child waits on its stdin, held open until the test ends: then it exits
+// and removes its cgroup, unless the test killed it first.
+func startNSChild(t *testing.T, cmd *exec.Cmd) (pid int, dir string) {
+	t.Helper()
+	cmd.Env = append(os.Environ(), "CGTEST_NS_CHILD=1")
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWPID
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a process in a new pid namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "cgtest-ns-child: %d %s", &pid, &dir); err == nil {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if dir == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("test binary in a new pid namespace made no cgroup: %s", stderr.String())
+	}
+	return pid, dir
 }
