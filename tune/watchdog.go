@@ -85,8 +85,9 @@ type WatchdogStatus struct {
 	// SNUG=off), without a cgroup, and after Stop.
 	Running bool
 	// Samples counts the samples taken since Start, and NearChecks the
-	// looks at the memory usage in between, every 50 ms while it is near
-	// the FreeOSMemory threshold (within 25% of the limit below it).
+	// looks at the memory usage in between, every 50 ms while the working
+	// set is near the FreeOSMemory threshold (within 25% of the limit
+	// below it).
 	Samples    uint64
 	NearChecks uint64
 
