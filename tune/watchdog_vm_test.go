@@ -106,7 +106,7 @@ func TestWatchdogDeathSpiralInVM(t *testing.T) {
 cg=/sys/fs/cgroup
 mkdir $cg/spiral && echo 268435456 > $cg/spiral/memory.max && echo 0 > $cg/spiral/memory.swap.max
 echo $$ > $cg/spiral/cgroup.procs
-for try in 1 2 3; do
+for try in 1 2 3 4 5; do
 	echo "run $try start"
 	SNUG_WATCHDOG_FREE=off SNUG_WATCHDOG_SPIRAL_WINDOW=5s SNUG_INTERVAL=500ms /t/watchdog -mode=leak -live=157286400 -rate=1048576 -churn=104857600 -for=45s -every=500ms 2>/dev/null >/tmp/spiral.out
 	c=$?
@@ -163,10 +163,12 @@ done
 //
 // Whether a GC pause lands on a throttled period in 20 s depends on how
 // much CPU the emulated guest gets from a loaded host (once, with other
-// VMs booting beside it, a run saw none), so the guest runs the program
-// up to three times until one reports a long pause; each run is a fresh
-// process, and the one that reported is held to exactly one event and one
-// snapshot.
+// VMs booting beside it, a run saw none; once, beside the other packages'
+// tests in CI, three runs in a row saw none, with 647 of 648 periods
+// throttled and no pause over 1 ms, where alone the first run reports an
+// 84 ms pause), so the guest runs the program up to five times until one
+// reports a long pause; each run is a fresh process, and the one that
+// reported is held to exactly one event and one snapshot.
 func TestWatchdogThrottledPauseInVM(t *testing.T) {
 	vmtest.Require(t)
 	bin := buildProgram(t, "testdata/watchdog")
@@ -176,7 +178,7 @@ func TestWatchdogThrottledPauseInVM(t *testing.T) {
 cg=/sys/fs/cgroup
 mkdir $cg/pause && echo "20000 100000" > $cg/pause/cpu.max
 echo $$ > $cg/pause/cgroup.procs
-for try in 1 2 3; do
+for try in 1 2 3 4 5; do
 	rm -rf /tmp/snap && mkdir /tmp/snap
 	GOMAXPROCS=2 SNUG_WATCHDOG_SNAPSHOTS=trace SNUG_WATCHDOG_SNAPSHOT_DIR=/tmp/snap \
 		/t/watchdog -mode=gc -live=33554432 -workers=2 -for=20s -every=1s 2>/tmp/gc.err >/tmp/gc.out
@@ -226,7 +228,7 @@ cat /sys/fs/cgroup/pause/cpu.stat
 		t.Log(out)
 	}
 	msg, _ := pauses[0]["msg"].(string)
-	t.Logf("in the VM, run %d of at most 3: %s", runs, msg)
+	t.Logf("in the VM, run %d of at most 5: %s", runs, msg)
 	if !strings.Contains(msg, "pause overlapped CPU throttling: GOMAXPROCS 2 > quota 0.2") {
 		t.Errorf("the event does not name throttling: %q", msg)
 	}
