@@ -245,7 +245,9 @@ func ServeAndDrain(ctx context.Context, srv *http.Server, h *Handler, opts *Drai
 		<-served
 		select {
 		case <-cut:
-			return fmt.Errorf("health: shutdown after %s: cut short by another signal, requests in flight closed: %w", cause, err)
+			if errors.Is(err, context.Canceled) { // not a listener's error that came first
+				return fmt.Errorf("health: shutdown after %s: cut short by another signal, requests in flight closed: %w", cause, err)
+			}
 		default:
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
