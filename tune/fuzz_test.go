@@ -3,6 +3,7 @@ package tune
 import (
 	"strconv"
 	"testing"
+	"time"
 )
 
 // Whatever the environment holds, the configuration stays one the Tuner
@@ -56,6 +57,33 @@ func FuzzParseBytes(f *testing.F) {
 		// A plain number reads back as itself.
 		if m, err := parseBytes(strconv.FormatInt(n, 10)); err != nil || m != n {
 			t.Fatalf("%d does not round-trip: %d, %v", n, m, err)
+		}
+	})
+}
+
+// Whatever the SNUG_WATCHDOG_* variables hold, the watchdog's configuration
+// stays one it can run with: a FreeOSMemory threshold in [0, 1], a spiral
+// share in [0, 1), a spiral window from 1 s to 24 h, no negative pause
+// threshold, and snapshots only with a directory to write them to.
+func FuzzWatchdogEnv(f *testing.F) {
+	f.Add("on", "0.92", "on", "10ms", "0.5", "60s", "trace,heap", "/tmp/snap")
+	f.Add("", "", "", "", "", "", "", "")
+	f.Add("maybe", "NaN", "x", "-1ms", "1", "0s", "trace,", "")
+	f.Add("off", "1e-300", "off", "1ns", "Inf", "25h", "heap", "")
+	f.Fuzz(func(t *testing.T, on, free, outside, pause, spiral, window, snapshots, dir string) {
+		env := map[string]string{
+			"SNUG_WATCHDOG": on, "SNUG_WATCHDOG_FREE": free, "SNUG_WATCHDOG_OUTSIDE": outside,
+			"SNUG_WATCHDOG_PAUSE": pause, "SNUG_WATCHDOG_SPIRAL": spiral, "SNUG_WATCHDOG_SPIRAL_WINDOW": window,
+			"SNUG_WATCHDOG_SNAPSHOTS": snapshots, "SNUG_WATCHDOG_SNAPSHOT_DIR": dir,
+		}
+		c := defaultConfig()
+		c.getenv = func(k string) string { return env[k] }
+		c.applyEnv()
+		w := c.watch
+		if !(w.freeAt >= 0 && w.freeAt <= 1) || !(w.spiralShare >= 0 && w.spiralShare < 1) ||
+			w.spiralWindow < time.Second || w.spiralWindow > 24*time.Hour || w.longPause < 0 ||
+			((w.snapshotTrace || w.snapshotHeap) && w.snapshotDir == "") {
+			t.Fatalf("environment %q gave an unusable watchdog configuration %+v", env, w)
 		}
 	})
 }
