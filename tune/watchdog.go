@@ -597,18 +597,23 @@ func (w *watchdog) decideFree(now time.Time, s *sample, l cgroup.Limits) {
 	checking := w.near
 	w.near = false
 	limit, src := l.MemoryLimit()
-	// No usage at all is a read that found no file. (The process's own
-	// cgroup may have none while the limit's has one: a leaf whose parent
-	// did not enable the memory controller, charged to that parent.)
-	if limit <= 0 || !s.statsOK || w.sampler.statsErr != nil || limitCurrent(s.stats, l) == 0 {
+	if limit <= 0 || !s.statsOK || w.sampler.statsErr != nil {
+		return
+	}
+	// The usage and working set held against the limit (see
+	// limitWorkingSet). No usage at all is a read that found no file. (The
+	// process's own cgroup may have none while the limit's has one: a leaf
+	// whose parent did not enable the memory controller, charged to that
+	// parent.)
+	current, ws, _ := s.stats.UsageAgainst(src)
+	if current == 0 {
 		return
 	}
 	at := w.cfg.freeAt
 	if at == 0 {
 		at = DefaultFreeOSMemoryAt // still report, never call
 	}
-	ws := limitWorkingSet(s.stats, l)
-	w.cache, w.cacheOf = max(limitCurrent(s.stats, l)-ws, 0), src.Cgroup
+	w.cache, w.cacheOf = max(current-ws, 0), src.Cgroup
 	w.near = w.nearFrom(ws, limit)
 	threshold := int64(at * float64(limit))
 	minGain := max(int64(freeMinGain), limit/32)
@@ -717,14 +722,6 @@ func limitWorkingSet(s cgroup.Stats, l cgroup.Limits) int64 {
 	_, src := l.MemoryLimit()
 	_, ws, _ := s.UsageAgainst(src)
 	return ws
-}
-
-// limitCurrent is limitWorkingSet's usage with page cache, what check's one
-// read shows.
-func limitCurrent(s cgroup.Stats, l cgroup.Limits) int64 {
-	_, src := l.MemoryLimit()
-	current, _, _ := s.UsageAgainst(src)
-	return current
 }
 
 // decidePause reports the long pauses of the window, with a likely cause.
