@@ -92,19 +92,9 @@ func New(t testing.TB, name string) *Group {
 		t.Fatal(err)
 	}
 	own := ownPaths(string(procs))
-	var parents []string
-	if self.Mode() == cgroup.ModeV2 {
-		parents = append(parents, paths["unified"])
-	} else {
-		for _, c := range controllers {
-			if paths[c] != "" {
-				parents = append(parents, paths[c])
-			}
-		}
-	}
 	// A test binary killed before its t.Cleanup ran leaves its cgroups
 	// behind for ever; each New clears those of dead processes first.
-	removeStale(t, parents)
+	removeStale(t, harnessParents(self))
 	if !strings.HasPrefix(name, "snug-") {
 		name = "snug-" + name // the mark removeStale goes by
 	}
@@ -320,4 +310,20 @@ func removeDir(dir string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("could not remove %s: %w", dir, err)
+}
+
+// harnessParents are the directories New makes its cgroups in: the test
+// process's own cgroup in each hierarchy it uses.
+func harnessParents(self *cgroup.Group) []string {
+	paths := self.Paths()
+	if self.Mode() == cgroup.ModeV2 {
+		return []string{paths["unified"]}
+	}
+	var parents []string
+	for _, c := range controllers {
+		if paths[c] != "" {
+			parents = append(parents, paths[c])
+		}
+	}
+	return parents
 }

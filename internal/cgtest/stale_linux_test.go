@@ -39,14 +39,7 @@ func deadPid(t *testing.T) int {
 // leave a harness directory whose pid is alive and a directory that only
 // looks similar.
 func TestNewRemovesStaleCgroups(t *testing.T) {
-	Require(t)
-	if ok, ns := initialPidNS(); !ok {
-		t.Skipf("stale cgroups are removed only from the initial pid namespace; this is %s", ns)
-	}
-	self, err := cgroup.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := requireSweep(t)
 	parent := self.Paths()["memory"]
 	if self.Mode() == cgroup.ModeV2 {
 		parent = self.Paths()["unified"]
@@ -149,24 +142,7 @@ func TestNewLeavesOtherPidNamespaces(t *testing.T) {
 // Once the namespace is gone, New run from the initial namespace must
 // remove it, as it does the leftovers of test binaries there.
 func TestNewRemovesStalePidNamespaceCgroups(t *testing.T) {
-	Require(t)
-	if ok, ns := initialPidNS(); !ok {
-		t.Skipf("stale cgroups are removed only from the initial pid namespace; this is %s", ns)
-	}
-	self, err := cgroup.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var parents []string
-	if self.Mode() == cgroup.ModeV2 {
-		parents = append(parents, self.Paths()["unified"])
-	} else {
-		for _, c := range controllers {
-			if p := self.Paths()[c]; p != "" {
-				parents = append(parents, p)
-			}
-		}
-	}
+	parents := harnessParents(requireSweep(t))
 	// The child is the test binary itself, as pid 1 of the namespace: a
 	// SIGKILL to it ends the namespace, and its t.Cleanup never runs.
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNewLeavesOtherPidNamespaces$", "-test.count=1")
@@ -237,4 +213,19 @@ func startNSChild(t *testing.T, cmd *exec.Cmd) (pid int, dir string) {
 		t.Fatalf("test binary in a new pid namespace made no cgroup: %s", stderr.String())
 	}
 	return pid, dir
+}
+
+// requireSweep skips a test of stale cleanup where New does none (outside
+// the initial pid namespace) and returns the test process's cgroup.
+func requireSweep(t *testing.T) *cgroup.Group {
+	t.Helper()
+	Require(t)
+	if ok, ns := initialPidNS(); !ok {
+		t.Skipf("stale cgroups are removed only from the initial pid namespace; this is %s", ns)
+	}
+	self, err := cgroup.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self
 }
